@@ -1,0 +1,129 @@
+"""The Python API: the same verbs as the command line.
+
+    m = foveal.Model("tinyvgg", task="classify")
+    m.train(data="fashion-mnist", epochs=3)
+    m.val()
+    m.predict("shirt.png")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from foveal.config import TrainConfig
+from foveal.errors import FovealError
+from foveal.types import Classification, Task
+
+log = logging.getLogger("foveal")
+
+
+def _is_checkpoint_ref(model: str | Path) -> bool:
+    p = Path(model)
+    return p.suffix in (".pt", ".pth") or p.is_dir() or (p.exists() and p.is_file())
+
+
+class Model:
+    """A model by registry name (untrained) or a checkpoint / run folder (trained)."""
+
+    def __init__(self, model: str | Path = "tinyvgg", task: str = "classify", **model_kwargs: Any) -> None:
+        self.task = Task.parse(task).value
+        self.checkpoint: Path | None = None
+        self.run_dir: Path | None = None
+        self.metrics: dict[str, Any] | None = None
+        self.model_kwargs = model_kwargs
+        if _is_checkpoint_ref(model):
+            from foveal.engine.checkpoint import load_checkpoint, resolve_checkpoint
+
+            self.checkpoint = resolve_checkpoint(model)
+            ckpt = load_checkpoint(self.checkpoint)
+            self.name, self.task, self._config = ckpt["card"]["model"], ckpt["card"]["task"], ckpt["config"]
+        else:
+            from foveal.models.registry import get_model_spec
+
+            self.name = get_model_spec(str(model)).name
+            self._config = None
+
+    def __repr__(self) -> str:
+        where = f", checkpoint={str(self.checkpoint)!r}" if self.checkpoint else ""
+        return f"Model({self.name!r}, task={self.task!r}{where})"
+
+    # --- train ----------------------------------------------------------------------------------------------
+
+    def config(self, config_file: str | Path | None = None, **overrides: Any) -> TrainConfig:
+        base = {"task": self.task, "model": self.name, **self.model_kwargs}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        cfg = TrainConfig.load(config_file, {**base, **given})
+        return cfg
+
+    def train(self, data: str | Path | None = None, *, config: str | Path | None = None, resume: str | Path | bool | None = None,
+              progress: bool = True, **overrides: Any) -> dict[str, Any]:
+        """Train and return the metrics of the best epoch; the run folder is in `self.run_dir`."""
+        from foveal.data import load_data
+        from foveal.engine.checkpoint import load_checkpoint, resolve_checkpoint
+        from foveal.engine.trainer import Trainer
+
+        ckpt = None
+        if resume:
+            source = self.checkpoint if resume is True else resume
+            if source is None:
+                raise FovealError("resume=True needs a Model made from a checkpoint or run folder")
+            path = resolve_checkpoint(source, prefer="last.pt")
+            ckpt = load_checkpoint(path)
+            cfg = TrainConfig.from_dict({**ckpt["config"], **{k: v for k, v in overrides.items() if v is not None},
+                                         **({"data": str(data)} if data is not None else {})})
+            run_dir = path.parent
+        else:
+            cfg = self.config(config, data=None if data is None else str(data), **overrides)
+            run_dir = None
+        splits = load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, img_size=cfg.img_size, seed=cfg.seed)
+        if ckpt is not None and ckpt["epoch"] >= cfg.epochs:
+            raise FovealError(f"nothing to resume: {run_dir} already finished its {cfg.epochs} epochs")
+        result = Trainer(cfg, splits, resume=ckpt, run_dir=run_dir, progress=progress).fit()
+        self.run_dir, self.checkpoint, self.metrics = result.run_dir, result.best, result.metrics
+        self._config = cfg.to_dict()
+        return result.metrics
+
+    # --- val -------------------------------------------------------------------------------------------------
+
+    def val(self, data: str | Path | None = None, *, data_root: str | Path | None = None, project: str | Path = "runs",
+            name: str = "val", batch_size: int | None = None, save: bool = True) -> dict[str, Any]:
+        """Evaluate the trained weights; without `data`, on the validation split they were trained against."""
+        from foveal.infer.evaluate import evaluate_checkpoint
+
+        self._need_checkpoint("val")
+        metrics, run_dir = evaluate_checkpoint(
+            self.checkpoint, data=data, data_root=data_root, project=project if save else None, name=name,
+            batch_size=batch_size,
+        )
+        self.metrics = metrics
+        if run_dir is not None:
+            log.info("validation results in %s", run_dir)
+        return metrics
+
+    # --- predict ---------------------------------------------------------------------------------------------
+
+    def predict(self, source: str | Path | list[str | Path], *, save: bool = False, project: str | Path = "runs",
+                name: str = "predict", top_k: int = 3, device: str = "cpu") -> list[Classification]:
+        from foveal.infer.predictor import Predictor
+        from foveal.infer.save import save_annotated
+
+        self._need_checkpoint("predict")
+        sources = source if isinstance(source, (list, tuple)) else [source]
+        out = Predictor.from_checkpoint(self.checkpoint, device=device).predict(sources)
+        if save and out.results:
+            save_annotated(out, project, name, top_k)
+        return out.results
+
+    def _need_checkpoint(self, verb: str) -> None:
+        if self.checkpoint is None:
+            raise FovealError(f"{verb} needs trained weights: train first, or make the Model from a checkpoint (runs/<run>/best.pt)")
+
+
+def read_metrics(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        raise FovealError(f"no metrics.json in {run_dir}: is it a finished foveal run folder?")
+    return json.loads(path.read_text())

@@ -1,0 +1,244 @@
+"""The command line: parsing only; every verb calls the Python API. Bad input ends in one line and exit code 2
+(a whole command that failed for another reason: 1); `--debug` shows the traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from foveal.errors import FovealError
+
+app = typer.Typer(
+    help="foveal: a PyTorch computer-vision toolkit. Train, evaluate, predict and compare image models.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+log = logging.getLogger("foveal")
+
+Opt = typer.Option
+
+
+def _setup_logging(quiet: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("foveal")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, Opt("--debug", help="Show full tracebacks.")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="Only warnings and errors.")] = False,
+) -> None:
+    _setup_logging(quiet)
+
+
+@app.command()
+def train(
+    model: Annotated[Optional[str], Opt(help="Model name (foveal models) or, with --resume, ignored.")] = None,
+    data: Annotated[Optional[str], Opt(help="Data set name (foveal datasets) or a path: image folder, CSV.")] = None,
+    data_root: Annotated[Optional[str], Opt(help="Folder with a local copy of a named data set.")] = None,
+    task: Annotated[Optional[str], Opt(help="classify (detect and segment come later).")] = None,
+    epochs: Annotated[Optional[int], Opt()] = None,
+    batch_size: Annotated[Optional[int], Opt()] = None,
+    optimizer: Annotated[Optional[str], Opt(help="sgd, adam or adamw.")] = None,
+    lr: Annotated[Optional[float], Opt(help="Learning rate.")] = None,
+    momentum: Annotated[Optional[float], Opt()] = None,
+    weight_decay: Annotated[Optional[float], Opt()] = None,
+    schedule: Annotated[Optional[str], Opt(help="constant, cosine or onecycle.")] = None,
+    warmup_epochs: Annotated[Optional[float], Opt()] = None,
+    label_smoothing: Annotated[Optional[float], Opt()] = None,
+    augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Batched flip + translate.")] = None,
+    hidden: Annotated[Optional[int], Opt(help="Hidden width of the seed models.")] = None,
+    img_size: Annotated[Optional[int], Opt(help="Resize images to this square size.")] = None,
+    val_split: Annotated[Optional[float], Opt(help="Hold out this fraction when the data has no val split.")] = None,
+    seed: Annotated[Optional[int], Opt()] = None,
+    deterministic: Annotated[Optional[bool], Opt("--deterministic/--no-deterministic")] = None,
+    device: Annotated[Optional[str], Opt(help="auto (cuda, then mps, then cpu), cpu, cuda, mps.")] = None,
+    amp: Annotated[Optional[str], Opt(help="auto, bf16 or off.")] = None,
+    patience: Annotated[Optional[int], Opt(help="Early stopping after this many epochs without improvement.")] = None,
+    project: Annotated[Optional[str], Opt(help="Folder of run folders (default runs).")] = None,
+    name: Annotated[Optional[str], Opt(help="Run folder name (default: the model name); never overwrites.")] = None,
+    config: Annotated[Optional[Path], Opt(help="YAML file of settings; command-line options win.")] = None,
+    set_: Annotated[Optional[list[str]], Opt("--set", help="Extra settings as key=value (dotted keys allowed).")] = None,
+    resume: Annotated[Optional[str], Opt(help="Continue a run from its folder or last.pt.")] = None,
+) -> None:
+    """Train a model and write a run folder with checkpoints, metrics and plots."""
+    from foveal.api import Model
+    from foveal.config import parse_overrides
+
+    overrides = {**parse_overrides(set_ or []), **{k: v for k, v in dict(
+        data_root=data_root, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
+        weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
+        augment=augment, hidden=hidden, img_size=img_size, val_split=val_split, seed=seed, deterministic=deterministic,
+        device=device, amp=amp, patience=patience, project=project, name=name).items() if v is not None}}
+    if resume:
+        m = Model(resume)
+        metrics = m.train(data=data, resume=resume, **overrides)
+    else:
+        m = Model(model or "tinyvgg", task=task or "classify")
+        metrics = m.train(data=data, config=config, **overrides)
+    _print_summary(metrics)
+    typer.echo(f"best weights: {m.checkpoint}")
+
+
+@app.command()
+def val(
+    model: Annotated[str, Opt(help="Checkpoint (runs/<run>/best.pt) or run folder.")],
+    data: Annotated[Optional[str], Opt(help="Data set name or path; default: the one it was trained on.")] = None,
+    data_root: Annotated[Optional[str], Opt()] = None,
+    batch_size: Annotated[Optional[int], Opt()] = None,
+    project: Annotated[str, Opt()] = "runs",
+    name: Annotated[str, Opt()] = "val",
+    format_: Annotated[str, Opt("--format", help="text or json.")] = "text",
+) -> None:
+    """Evaluate a trained model; writes metrics.json, the confusion matrix and image grids."""
+    from foveal.api import Model
+
+    metrics = Model(model).val(data=data, data_root=data_root, batch_size=batch_size, project=project, name=name)
+    if format_ == "json":
+        typer.echo(json.dumps(metrics, indent=2))
+    else:
+        _print_summary(metrics, per_class=True)
+
+
+@app.command()
+def predict(
+    sources: Annotated[list[str], typer.Argument(help="Image files and folders.")],
+    model: Annotated[str, Opt(help="Checkpoint (runs/<run>/best.pt) or run folder.")],
+    save: Annotated[bool, Opt("--save", help="Write annotated images to <project>/<name>/.")] = False,
+    top_k: Annotated[int, Opt("--top-k", help="How many labels to show per image.")] = 3,
+    format_: Annotated[str, Opt("--format", help="text or json.")] = "text",
+    project: Annotated[str, Opt()] = "runs",
+    name: Annotated[str, Opt()] = "predict",
+    device: Annotated[str, Opt()] = "cpu",
+) -> None:
+    """Predict the class of images; unreadable files are reported and skipped."""
+    from foveal.engine.checkpoint import resolve_checkpoint
+    from foveal.infer.predictor import Predictor
+    from foveal.infer.save import save_annotated
+
+    if format_ not in ("text", "json"):
+        raise FovealError(f"--format must be text or json; got {format_!r}")
+    out = Predictor.from_checkpoint(resolve_checkpoint(model), device=device).predict(sources)
+    if format_ == "json":
+        typer.echo(json.dumps([r.to_dict(top_k) for r in out.results], indent=2))
+    else:
+        for r in out.results:
+            typer.echo(f"{r.source}: " + ", ".join(f"{label} {p:.1%}" for label, p in r.top(top_k)))
+    if save and out.results:
+        typer.echo(f"annotated images: {save_annotated(out, project, name, top_k)}")
+    if out.failed:
+        typer.echo(f"{len(out.failed)} file(s) could not be read and were skipped", err=True)
+    if not out.results:
+        raise FovealError("no image could be read")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders to compare.")],
+    out: Annotated[Optional[Path], Opt(help="Bar chart PNG (a CSV is written beside it).")] = None,
+) -> None:
+    """Compare finished runs: accuracy, loss, train time, parameters, inference speed."""
+    from rich.console import Console
+
+    from foveal.compare import compare_runs, format_table, write_comparison
+
+    rows = compare_runs(runs)
+    Console().print(format_table(rows))
+    chart, table = write_comparison(rows, out or runs[0].parent / "compare.png")
+    typer.echo(f"chart: {chart}\ntable: {table}")
+
+
+@app.command()
+def demo(
+    data: Annotated[str, Opt(help="Data set (digits needs no download).")] = "digits",
+    data_root: Annotated[Optional[str], Opt()] = None,
+    epochs: Annotated[int, Opt()] = 10,
+    project: Annotated[str, Opt()] = "runs",
+) -> None:
+    """Train and compare the seed models offline, and write a report (under a minute on 2 cores)."""
+    from foveal.demo import run_demo
+
+    out = run_demo(data=data, data_root=data_root, epochs=epochs, project=project)
+    typer.echo((out / "report.md").read_text())
+    typer.echo(f"report: {out / 'report.md'}")
+
+
+@app.command()
+def datasets() -> None:
+    """List the named data sets."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from foveal.data import list_datasets
+
+    table = Table(title="data sets (or give a path: an image-folder tree, or a CSV of filename,label)")
+    for col in ("name", "classes", "shape", "offline", "description"):
+        table.add_column(col)
+    for d in list_datasets():
+        table.add_row(d.name, str(d.num_classes), d.shape, "yes" if d.offline else "download / --data-root", d.description)
+    Console(width=160).print(table)
+
+
+@app.command()
+def models(
+    source: Annotated[Optional[str], Opt(help="foveal, torchvision or timm.")] = None,
+    filter_: Annotated[Optional[str], Opt("--filter", help="Only names containing this.")] = None,
+) -> None:
+    """List the models with their parameter counts."""
+    from rich.console import Console
+
+    from foveal.models.listing import model_table
+
+    Console(width=160).print(model_table(source, filter_))
+
+
+def _print_summary(metrics: dict, per_class: bool = False) -> None:
+    keys = ("accuracy", "top5_accuracy", "loss", "log_loss", "f1_macro", "train_time_s")
+    typer.echo("  ".join(f"{k} {metrics[k]:.4f}" for k in keys if isinstance(metrics.get(k), float)))
+    if per_class and "per_class" in metrics:
+        for name, m in metrics["per_class"].items():
+            typer.echo(f"  {name:>20}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  f1 {m['f1']:.3f}  n {m['support']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; turn bad input into one line on stderr and a non-zero exit code."""
+    import click
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, standalone_mode=False, prog_name="foveal")
+        return 0
+    except FovealError as err:
+        if debug:
+            raise
+        typer.echo(f"error: {err}", err=True)
+        return 2
+    except click.exceptions.UsageError as err:
+        typer.echo(f"error: {err.format_message()}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except click.exceptions.Exit as ex:
+        return ex.exit_code
+    except Exception as err:  # a bug, not bad input: still one line unless --debug
+        if debug:
+            raise
+        typer.echo(f"error: {type(err).__name__}: {err} (run with --debug for the traceback)", err=True)
+        return 1
+
+
+def run() -> None:
+    sys.exit(main())

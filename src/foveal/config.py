@@ -1,0 +1,153 @@
+"""Typed run configuration: defaults < YAML file < command line (dotted overrides); saved with every run.
+
+`None` means "the model's or the data's default".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from foveal.errors import FovealError
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "onecycle")
+AMP_MODES = ("auto", "bf16", "off")
+NORMALIZE = ("unit", "dataset")
+
+
+@dataclass
+class TrainConfig:
+    task: str = "classify"
+    model: str = "tinyvgg"
+    data: str = "digits"
+    data_root: str | None = None
+    val_split: float | None = None  # fraction held out when the data has no val/test split
+    img_size: int | None = None  # resize images to this square size; None keeps the data's size
+    epochs: int = 3
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    normalize: str | None = None  # unit ([0, 1], as ToTensor) or dataset (its mean/std); None: the model's default
+    augment: bool = False  # batched random flip + translate on the training set
+    hidden: int | None = None  # hidden width of the seed models
+    seed: int = 42
+    deterministic: bool = False
+    device: str = "auto"
+    amp: str = "auto"
+    channels_last: bool | None = None  # None: on for convolutional models
+    patience: int | None = None  # early stopping: epochs without improvement
+    eval_batch_size: int = 1024
+    project: str = "runs"
+    name: str | None = None
+    exist_ok: bool = False
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        def choice(key: str, allowed: tuple[str, ...]) -> None:
+            value = getattr(self, key)
+            if value not in allowed:
+                raise FovealError(f"{key} must be one of {', '.join(allowed)}; got {value!r}")
+
+        choice("optimizer", OPTIMIZERS)
+        choice("schedule", SCHEDULES)
+        choice("amp", AMP_MODES)
+        if self.normalize is not None:
+            choice("normalize", NORMALIZE)
+        for key in ("epochs", "batch_size", "eval_batch_size"):
+            if int(getattr(self, key)) < 1:
+                raise FovealError(f"{key} must be at least 1; got {getattr(self, key)}")
+        if not self.lr > 0:
+            raise FovealError(f"lr must be positive; got {self.lr}")
+        if not 0 <= self.label_smoothing < 1:
+            raise FovealError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
+        if self.val_split is not None and not 0 < self.val_split < 1:
+            raise FovealError(f"val_split must be between 0 and 1; got {self.val_split}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise FovealError(f"unknown config key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+        return cls(**{k: _coerce(cls, k, v) for k, v in values.items()})
+
+    @classmethod
+    def load(cls, path: "str | Path | None" = None, overrides: "dict[str, Any] | None" = None) -> "TrainConfig":
+        """Defaults, then the YAML file, then the overrides (keys may be dotted: `train.lr`)."""
+        values: dict[str, Any] = {}
+        if path is not None:
+            p = Path(path)
+            if not p.is_file():
+                raise FovealError(f"config file not found: {p}")
+            loaded = yaml.safe_load(p.read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise FovealError(f"config file {p} must hold a mapping of keys to values; got {type(loaded).__name__}")
+            values.update(_flatten(loaded))
+        values.update(_flatten(overrides or {}))
+        return cls.from_dict(values)
+
+
+def _flatten(values: dict[str, Any]) -> dict[str, Any]:
+    """`{"train": {"lr": 0.1}}` and `{"train.lr": 0.1}` both become `{"lr": 0.1}`: sections are for reading only."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value))
+        else:
+            flat[str(key).rsplit(".", 1)[-1].replace("-", "_")] = value
+    return flat
+
+
+def _coerce(cls: type, key: str, value: Any) -> Any:
+    """Turn command-line strings into the field's type (`"0.1"` -> 0.1, `"none"` -> None)."""
+    if not isinstance(value, str):
+        return value
+    kind = next(f.type for f in fields(cls) if f.name == key)
+    if value.lower() in ("none", "null") and "None" in str(kind):
+        return None
+    try:
+        if "bool" in str(kind):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if str(kind).startswith("int"):
+            return int(value)
+        if str(kind).startswith("float"):
+            return float(value)
+    except ValueError:
+        raise FovealError(f"{key} expects {kind}; got {value!r}") from None
+    return value
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """`["lr=0.1", "model.hidden=64"]` -> `{"lr": "0.1", "model.hidden": "64"}`."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise FovealError(f"overrides look like key=value; got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out

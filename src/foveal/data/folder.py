@@ -1,0 +1,385 @@
+"""Image data sets on disk (class folders, train/val trees, or a CSV of filename,label), decoded once to tensors.
+
+Layouts, tried in this order:
+  (a) root/train/<class>/* with root/val/<class>/* (or valid/, validation/, else test/);
+  (b) a CSV of filename,label: the CSV itself, or a folder holding exactly one CSV and the images;
+  (c) root/<class>/*, split into train/val with ``val_split``.
+Decoded tensors are cached on disk, keyed by every file's path, size and mtime and the load arguments.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from foveal.data.images import ImageInfo, UnreadableImage, is_image_file, probe, read_image, resize
+from foveal.data.tensors import DataSplits, ImageSet, split_off
+from foveal.errors import FovealError
+
+log = logging.getLogger("foveal")
+
+DEFAULT_VAL_SPLIT = 0.2
+_CACHE_VERSION = 1
+_JUNK = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini"})
+_VAL_DIRS = ("val", "valid", "validation")
+_LAYOUT_HELP = "expected root/<class>/*, root/train/<class>/* with root/val/<class>/*, or a CSV of filename,label"
+
+
+@dataclass
+class _Group:
+    """Files of one split before decoding: 'train', 'val', or 'all' (to be split)."""
+
+    split: str
+    items: list[tuple[Path, str]]  # (file, class name)
+    classes: list[str]
+    where: dict[str, str]  # class -> where its images live, for messages
+
+
+@dataclass
+class _Plan:
+    name: str
+    base: Path  # folder the cache key's relative paths are taken from
+    groups: list[_Group]
+    files: list[Path]  # every file the data set depends on (cache key)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def load_path_data(
+    path: str | Path,
+    *,
+    val_split: float | None = None,
+    img_size: int | None = None,
+    seed: int = 42,
+    cache_dir: str | Path | None = None,
+) -> DataSplits:
+    """Read an image data set from a folder or CSV into uint8 tensors, cached on disk."""
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise FovealError(f"data path {str(path)!r} does not exist; {_LAYOUT_HELP}")
+    if val_split is not None and not 0 < val_split < 1:
+        raise FovealError(f"val_split must lie strictly between 0 and 1; got {val_split!r}")
+    if img_size is not None and (isinstance(img_size, bool) or not isinstance(img_size, int) or img_size < 1):
+        raise FovealError(f"img_size must be a positive whole number of pixels; got {img_size!r}")
+    plan = _plan(root.resolve())
+    if val_split is not None and all(g.split != "all" for g in plan.groups):
+        plan.notes.append(f"val_split={val_split} ignored: the data set has its own validation folder")
+    cache_file = _cache_root(cache_dir) / f"{_safe(plan.name)}-{_cache_key(plan, img_size, val_split, seed)}.pt"
+    cached = _load_cache(cache_file)
+    if cached is not None:
+        return cached
+    data = _build(plan, img_size, DEFAULT_VAL_SPLIT if val_split is None else val_split, seed)
+    _save_cache(cache_file, data, [f"skipped {p}: {r}" for p, r in plan.skipped])
+    return data
+
+
+# ---------------------------------------------------------------- finding the files
+
+
+def _ignored(name: str) -> bool:
+    return name.startswith(".") or name in _JUNK
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every non-hidden file under folder, in sorted order."""
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not _ignored(d))
+        out += [Path(dirpath, f) for f in sorted(filenames) if not _ignored(f)]
+    return out
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return sorted(d for d in folder.iterdir() if d.is_dir() and not _ignored(d.name))
+
+
+def _pick(dirs: list[Path], names: tuple[str, ...]) -> Path | None:
+    return next((d for name in names for d in dirs if d.name.lower() == name), None)
+
+
+def _plan(root: Path) -> _Plan:
+    if root.is_file():
+        if root.suffix.lower() != ".csv":
+            raise FovealError(f"expected an image folder or a .csv of filename,label; got the file {root}")
+        return _csv_plan(root, [])
+    dirs = _subdirs(root)
+    train = _pick(dirs, ("train",))
+    if train is not None and _subdirs(train):
+        held_out = _pick(dirs, _VAL_DIRS) or _pick(dirs, ("test",))
+        plan = _Plan(root.name, root, [], [])
+        _add_tree(plan, train, "train" if held_out else "all")
+        if held_out is None:
+            plan.notes.append(f"no val/ or test/ folder beside {train}: splitting train/ for validation")
+        else:
+            _add_tree(plan, held_out, "val")
+            _check_same_classes(plan.groups[0], plan.groups[1], train, held_out)
+        return plan
+    csvs = [f for f in sorted(root.iterdir()) if f.is_file() and f.suffix.lower() == ".csv" and not _ignored(f.name)]
+    if len(csvs) == 1:
+        return _csv_plan(csvs[0], dirs)
+    if len(csvs) > 1:
+        names = ", ".join(f.name for f in csvs)
+        raise FovealError(f"found {len(csvs)} CSV files in {root} ({names}); expected one: pass the labels CSV itself")
+    if train is not None:
+        raise FovealError(f"{train} holds no class folders; expected {train}/<class>/* images")
+    if not dirs:
+        n = sum(is_image_file(f) for f in _walk(root))
+        found = f"{n} loose images and no class folders" if n else "no images"
+        raise FovealError(f"found {found} in {root}; {_LAYOUT_HELP}")
+    plan = _Plan(root.name, root, [], [])
+    _add_tree(plan, root, "all")
+    return plan
+
+
+def _add_tree(plan: _Plan, folder: Path, split: str) -> None:
+    """Add the class folders of `folder` (a tree of folder/<class>/*) as one group."""
+    group = _Group(split, [], [], {})
+    for class_dir in _subdirs(folder):
+        group.classes.append(class_dir.name)
+        group.where[class_dir.name] = str(class_dir)
+        for f in _walk(class_dir):
+            plan.files.append(f)
+            if is_image_file(f):
+                group.items.append((f, class_dir.name))
+            else:
+                plan.skipped.append((f, "not an image file (extension not one of jpg, png, bmp, gif, tif, webp)"))
+    if split != "val" and len(group.classes) < 2:
+        found = f"one class folder ({group.classes[0]!r})" if group.classes else "no class folders"
+        raise FovealError(f"found {found} in {folder}; classification needs at least two classes")
+    plan.groups.append(group)
+
+
+def _check_same_classes(train: _Group, val: _Group, train_dir: Path, val_dir: Path) -> None:
+    if train.classes != val.classes:
+        only_train = sorted(set(train.classes) - set(val.classes))
+        only_val = sorted(set(val.classes) - set(train.classes))
+        raise FovealError(
+            f"classes differ between {train_dir} and {val_dir}: only in train {only_train}, only in val {only_val}"
+        )
+
+
+def _read_csv(path: Path) -> list[tuple[str, str]]:
+    """(file id, label) rows of a CSV with a header row; first column = file, second = label."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FovealError(f"cannot read CSV {path}: {exc}; expected a UTF-8 text file of filename,label") from exc
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise FovealError(f"CSV {path} is empty; expected a header row and one filename,label row per image")
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(lines, dialect)
+    header = next(reader)
+    if len([h for h in header if h.strip()]) < 2:
+        raise FovealError(f"CSV {path} has no label column (header {header}); expected two columns: filename,label")
+    rows = []
+    for lineno, row in enumerate(reader, start=2):
+        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+            raise FovealError(f"CSV {path} line {lineno} is {','.join(row)!r}; expected filename,label")
+        rows.append((row[0].strip(), row[1].strip()))
+    if not rows:
+        raise FovealError(f"CSV {path} has a header but no rows; expected one filename,label row per image")
+    return rows
+
+
+def _index(folder: Path, files: list[Path]) -> dict[str, Path]:
+    """Image files under folder by relative path, with and without extension (Kaggle ids omit it)."""
+    index: dict[str, Path] = {}
+    for f in files:
+        if is_image_file(f) and f.is_relative_to(folder):
+            rel = f.relative_to(folder).as_posix()
+            index[rel] = f
+            index.setdefault(rel[: -len(f.suffix)], f)
+    return index
+
+
+def _csv_plan(path: Path, extra_dirs: list[Path]) -> _Plan:
+    """Images named by a CSV, looked up in its folder, then <stem>/, then images/, then other subfolders."""
+    rows = _read_csv(path)
+    ids = [i.replace("\\", "/").removeprefix("./") for i, _ in rows]
+    files = _walk(path.parent)
+    candidates = list(dict.fromkeys([path.parent, path.parent / path.stem, path.parent / "images", *extra_dirs]))
+    best, best_hits, best_index = path.parent, -1, {}
+    for folder in (c for c in candidates if c.is_dir()):
+        index = _index(folder, files)
+        hits = sum(i in index for i in ids)
+        if hits > best_hits:
+            best, best_hits, best_index = folder, hits, index
+    missing = [i for i in ids if i not in best_index]
+    if best_hits <= 0:
+        looked = ", ".join(str(c) for c in candidates if c.is_dir())
+        raise FovealError(
+            f"none of the {len(ids)} ids in {path} match an image file (looked in {looked}); first ids: {ids[:3]}"
+        )
+    if missing:
+        raise FovealError(
+            f"{len(missing)} of {len(ids)} ids in {path} have no image file in {best}; first missing: {missing[:5]}"
+        )
+    classes = sorted({label for _, label in rows}, key=_label_key)
+    if len(classes) < 2:
+        raise FovealError(f"CSV {path} has one label ({classes[0]!r}); classification needs at least two classes")
+    items = [(best_index[i], label) for i, (_, label) in zip(ids, rows)]
+    group = _Group("all", items, classes, dict.fromkeys(classes, f"the rows of {path}"))
+    plan = _Plan(path.parent.name, path.parent, [group], [path] + [f for f in files if f.is_relative_to(best)])
+    plan.notes.append(f"labels from {path.name}, images from {best}")
+    return plan
+
+
+def _label_key(label: str) -> tuple[int, int | str]:
+    """Numeric labels sort as numbers (2 before 10); text labels sort alphabetically after them."""
+    return (0, int(label)) if label.lstrip("-").isdigit() else (1, label)
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def _pool_map(fn, n: int) -> list:
+    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+        return list(pool.map(fn, range(n)))
+
+
+def _skip(plan: _Plan, path: Path, reason: str) -> None:
+    log.warning("skipped %s: %s", path, reason)
+    plan.skipped.append((path, reason))
+
+
+def _check_nonempty(plan: _Plan, items: list[tuple[int, Path, str]]) -> None:
+    for g, group in enumerate(plan.groups):
+        present = {label for k, _, label in items if k == g}
+        for c in group.classes:
+            if c not in present:
+                raise FovealError(f"class {c!r} has no usable images in {group.where[c]}; expected at least one")
+
+
+def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int) -> DataSplits:
+    for path, reason in plan.skipped:
+        log.warning("skipped %s: %s", path, reason)
+    items = [(g, f, label) for g, group in enumerate(plan.groups) for f, label in group.items]
+    n_found = len(items) + len(plan.skipped)
+
+    def _probe(i: int) -> ImageInfo | str:
+        try:
+            return probe(items[i][1])
+        except UnreadableImage as exc:
+            return exc.reason
+
+    infos = _pool_map(_probe, len(items))
+    for (_, f, _), info in zip(items, infos):
+        if isinstance(info, str):
+            _skip(plan, f, info)
+    keep = [k for k, info in enumerate(infos) if not isinstance(info, str)]
+    items, infos = [items[k] for k in keep], [infos[k] for k in keep]
+    _check_nonempty(plan, items)
+
+    sizes = Counter((i.height, i.width) for i in infos)
+    size = (img_size, img_size) if img_size else sizes.most_common(1)[0][0]
+    channels = 1 if all(i.grey for i in infos) else 3
+    images = torch.empty((len(items), channels, *size), dtype=torch.uint8)
+
+    def _decode(i: int) -> str | None:
+        try:
+            images[i] = resize(read_image(items[i][1], channels), size)
+        except UnreadableImage as exc:
+            return exc.reason
+        return None
+
+    errors = _pool_map(_decode, len(items))
+    for (_, f, _), err in zip(items, errors):
+        if err is not None:
+            _skip(plan, f, err)
+    keep = [k for k, err in enumerate(errors) if err is None]
+    items, images = [items[k] for k in keep], images[keep]
+    _check_nonempty(plan, items)
+
+    n_resized = len(items) if img_size else sum(n for s, n in sizes.items() if s != size)
+    plan.notes.append(f"{len(items)} images as {channels}x{size[0]}x{size[1]}; {n_resized} resized")
+    sets = []
+    for g, group in enumerate(plan.groups):
+        idx = [k for k, (gk, _, _) in enumerate(items) if gk == g]
+        index = {c: j for j, c in enumerate(group.classes)}
+        labels = torch.tensor([index[items[k][2]] for k in idx], dtype=torch.int64)
+        sets.append(ImageSet(images[idx], labels, group.classes, [str(items[k][1]) for k in idx]))
+    if plan.groups[0].split == "all":
+        sets = list(split_off(sets[0], val_split, seed))
+        plan.notes.append(f"split off {val_split:.0%} of each class for validation (seed {seed})")
+    if plan.skipped:
+        plan.notes += [f"skipped {p}: {r}" for p, r in plan.skipped]
+        plan.notes.append(f"skipped {len(plan.skipped)} of {n_found} files that are not readable images")
+    return DataSplits(plan.name, sets[0], sets[1], plan.notes)
+
+
+# ---------------------------------------------------------------- disk cache
+
+
+def _cache_root(cache_dir: str | Path | None) -> Path:
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("FOVEAL_CACHE")
+    return Path(env).expanduser() / "tensors" if env else Path.home() / ".cache" / "foveal" / "tensors"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:40] or "data"
+
+
+def _cache_key(plan: _Plan, img_size: int | None, val_split: float | None, seed: int) -> str:
+    """Hash of the source folder, every file's relative path, size and mtime, and the load arguments."""
+    h = hashlib.sha256()
+    args = {"v": _CACHE_VERSION, "base": str(plan.base), "img_size": img_size, "val_split": val_split, "seed": seed}
+    h.update(json.dumps(args, sort_keys=True).encode())
+    for f in sorted(set(plan.files)):
+        st = f.stat()
+        h.update(f"{os.path.relpath(f, plan.base)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:24]
+
+
+def _save_cache(file: Path, data: DataSplits, warnings: list[str]) -> None:
+    """Write the decoded splits atomically (temp file + os.replace); a failure only logs a warning."""
+    blob: dict[str, object] = {"version": _CACHE_VERSION, "name": data.name, "classes": list(data.classes)}
+    blob.update(notes=list(data.notes), warnings=warnings)
+    for split, s in (("train", data.train), ("val", data.val)):
+        blob.update({f"{split}_images": s.images, f"{split}_labels": s.labels, f"{split}_paths": list(s.paths or [])})
+    tmp = None
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=file.name + ".", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(blob, fh)
+        os.replace(tmp, file)
+    except OSError as exc:
+        log.warning("could not write the tensor cache %s: %s", file, exc)
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load_cache(file: Path) -> DataSplits | None:
+    """The cached splits, or None when absent or unreadable (then they are decoded again)."""
+    if not file.is_file():
+        return None
+    try:
+        blob = torch.load(file, weights_only=True)
+        if blob.get("version") != _CACHE_VERSION:
+            return None
+        sets = [
+            ImageSet(blob[f"{s}_images"], blob[f"{s}_labels"], blob["classes"], blob[f"{s}_paths"] or None)
+            for s in ("train", "val")
+        ]
+    except Exception as exc:  # a truncated or foreign file: rebuild it
+        log.warning("ignoring unreadable tensor cache %s: %s", file, exc)
+        return None
+    for line in blob["warnings"]:
+        log.warning("%s", line)
+    return DataSplits(blob["name"], sets[0], sets[1], [*blob["notes"], f"decoded images loaded from cache {file}"])

@@ -1,0 +1,49 @@
+"""One entry point from a data spec (a name or a path) to DataSplits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from foveal.data.named import get_dataset, list_datasets
+from foveal.data.tensors import DataSplits, ImageSet
+from foveal.errors import FovealError, unknown_name
+
+
+def _looks_like_path(spec: str) -> bool:
+    return any(ch in spec for ch in "/\\") or spec.startswith(".") or Path(spec).suffix != ""
+
+
+def load_data(
+    spec: str | Path,
+    *,
+    root: str | Path | None = None,
+    val_split: float | None = None,
+    img_size: int | None = None,
+    seed: int = 42,
+) -> DataSplits:
+    """A named data set (`fashion-mnist`, `digits`, ...) or a path (image-folder tree, CSV + images)."""
+    spec = str(spec)
+    info = get_dataset(spec)
+    if info is not None:
+        data = info.load(root=root, val_split=val_split, seed=seed)
+        return resize_splits(data, img_size) if img_size else data
+    if Path(spec).exists():
+        from foveal.data.folder import load_path_data
+
+        return load_path_data(spec, val_split=val_split, img_size=img_size, seed=seed)
+    if _looks_like_path(spec):
+        raise FovealError(f"data path not found: {spec}")
+    raise unknown_name("data set", spec, [d.name for d in list_datasets()])
+
+
+def resize_splits(data: DataSplits, img_size: int) -> DataSplits:
+    def resize(s: ImageSet) -> ImageSet:
+        if s.size == (img_size, img_size):
+            return s
+        x = F.interpolate(s.images.float(), size=(img_size, img_size), mode="bilinear", antialias=True, align_corners=False)
+        return ImageSet(x.round_().clamp_(0, 255).to(torch.uint8), s.labels, s.classes, s.paths)
+
+    return DataSplits(data.name, resize(data.train), resize(data.val), data.notes)

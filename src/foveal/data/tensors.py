@@ -1,0 +1,149 @@
+"""Image data held in memory as one uint8 tensor, batched by tensor indexing (no per-sample Python)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from foveal.errors import FovealError
+
+
+@dataclass
+class ImageSet:
+    """N images as uint8 (N, C, H, W) with int64 labels in [0, len(classes))."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+    paths: list[str] | None = None  # where each image came from, when it came from a file
+
+    def __post_init__(self) -> None:
+        self.classes = tuple(self.classes)
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W); got {self.images.dtype} {tuple(self.images.shape)}")
+        self.labels = torch.as_tensor(self.labels, dtype=torch.int64)
+        if self.labels.shape != (len(self.images),):
+            raise ValueError(f"labels must have shape ({len(self.images)},); got {tuple(self.labels.shape)}")
+        if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(self.classes)):
+            raise ValueError(f"labels must lie in [0, {len(self.classes)})")
+        if self.paths is not None and len(self.paths) != len(self.images):
+            raise ValueError("paths must have one entry per image")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def channels(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.images.shape[2]), int(self.images.shape[3])
+
+    def subset(self, index: torch.Tensor) -> "ImageSet":
+        paths = None if self.paths is None else [self.paths[i] for i in index.tolist()]
+        return ImageSet(self.images[index], self.labels[index], self.classes, paths)
+
+    def class_counts(self) -> torch.Tensor:
+        return torch.bincount(self.labels, minlength=len(self.classes))
+
+    def mean_std(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per-channel mean and std in [0, 1] units, from at most 10,000 images."""
+        x = self.images[:10_000].float().div_(255).transpose(0, 1).reshape(self.channels, -1)
+        return tuple(x.mean(1).tolist()), tuple(x.std(1).clamp_min(1e-3).tolist())
+
+
+@dataclass
+class DataSplits:
+    """A named data set: its training and validation splits, sharing one class list."""
+
+    name: str
+    train: ImageSet
+    val: ImageSet
+    notes: list[str] = field(default_factory=list)  # what the reader skipped or chose, for the log
+
+    def __post_init__(self) -> None:
+        if len(self.train) == 0:
+            raise FovealError(f"data set {self.name!r} has no training images")
+        if len(self.val) == 0:
+            raise FovealError(f"data set {self.name!r} has no validation images")
+        if self.train.classes != self.val.classes:
+            only_train = sorted(set(self.train.classes) - set(self.val.classes))
+            only_val = sorted(set(self.val.classes) - set(self.train.classes))
+            raise FovealError(
+                f"classes differ between train and val in {self.name!r}: only in train {only_train}, only in val {only_val}"
+            )
+        if len(self.train.classes) < 2:
+            raise FovealError(
+                f"data set {self.name!r} has one class ({self.train.classes[0] if self.train.classes else 'none'}); "
+                "classification needs at least two"
+            )
+        if self.train.channels != self.val.channels or self.train.size != self.val.size:
+            raise FovealError(
+                f"train and val images differ in shape in {self.name!r}: "
+                f"{self.train.channels}x{self.train.size} vs {self.val.channels}x{self.val.size}"
+            )
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.train.classes
+
+
+def split_off(data: ImageSet, fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
+    """Split one set into (train, val), stratified by class so every class keeps its share."""
+    g = torch.Generator().manual_seed(seed)
+    val_idx = []
+    for c in range(len(data.classes)):
+        idx = (data.labels == c).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        n_val = int(round(len(idx) * fraction))
+        if len(idx) >= 2:
+            n_val = min(max(n_val, 1), len(idx) - 1)
+        val_idx.append(idx[:n_val])
+    val = torch.cat(val_idx).sort().values
+    keep = torch.ones(len(data), dtype=torch.bool)
+    keep[val] = False
+    return data.subset(keep.nonzero().flatten()), data.subset(val)
+
+
+class TensorLoader:
+    """Batches of (uint8 images, labels) from an ImageSet by index; shuffling is a pure function of (seed, epoch),
+    so a resumed run sees the same batches an uninterrupted one would."""
+
+    def __init__(
+        self,
+        data: ImageSet,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    ) -> None:
+        self.data, self.batch_size, self.shuffle, self.seed = data, batch_size, shuffle, seed
+        self.augment = augment
+        self.device = torch.device(device)
+        self.images = data.images.to(self.device)
+        self.labels = data.labels.to(self.device)
+
+    def __len__(self) -> int:
+        return -(-len(self.data) // self.batch_size)
+
+    def epoch(self, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.data)
+        g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        order = torch.randperm(n, generator=g).to(self.device) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                x = self.images[start : start + self.batch_size]
+                y = self.labels[start : start + self.batch_size]
+            else:
+                idx = order[start : start + self.batch_size]
+                x, y = self.images[idx], self.labels[idx]
+            if self.augment is not None:
+                x = self.augment(x, g)
+            yield x, y
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.epoch(0)

@@ -1,0 +1,72 @@
+"""Checkpoint I/O: written atomically (temp file + rename), read with torch.load(weights_only=True).
+
+A checkpoint is a dict of tensors and plain values: {"format", "version", "card", "config", "state_dict", "epoch",
+"optimizer", "scheduler", "rng", "history", "best_fitness", "best_epoch"}; nothing in it is code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from foveal.errors import FovealError
+from foveal.models.card import ModelCard
+
+FORMAT = "foveal-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"format": FORMAT, "version": VERSION, **payload}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def resolve_checkpoint(path: str | Path, prefer: str = "best.pt") -> Path:
+    """A checkpoint file, or a run folder (its best.pt, else last.pt)."""
+    p = Path(path)
+    if p.is_dir():
+        for name in (prefer, "best.pt", "last.pt"):
+            if (p / name).is_file():
+                return p / name
+        raise FovealError(f"no checkpoint (best.pt or last.pt) in run folder {p}")
+    if not p.is_file():
+        raise FovealError(f"checkpoint not found: {p}")
+    return p
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    p = resolve_checkpoint(path)
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated file, or a pickle holding code
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FovealError(f"cannot read checkpoint {p}: {reason}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise FovealError(f"{p} is not a foveal checkpoint (expected a file written by `foveal train`)")
+    if ckpt.get("version", 0) > VERSION:
+        raise FovealError(f"{p} was written by a newer foveal (checkpoint version {ckpt['version']} > {VERSION})")
+    return ckpt
+
+
+def load_model(path: str | Path) -> tuple[torch.nn.Module, ModelCard, dict[str, Any]]:
+    """The model (eval mode, on the CPU), its card and the whole checkpoint."""
+    ckpt = load_checkpoint(path)
+    card = ModelCard.from_dict(ckpt["card"])
+    model = card.build()
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), card, ckpt

@@ -1,0 +1,261 @@
+"""The Trainer: fit a model on a task's data, evaluate every epoch, checkpoint atomically, resume, stop early."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from foveal.config import TrainConfig
+from foveal.data.tensors import DataSplits
+from foveal.engine.checkpoint import save_checkpoint
+from foveal.engine.device import autocast_dtype, select_device, use_channels_last
+from foveal.engine.progress import EpochProgress
+from foveal.engine.rundir import new_run_dir
+from foveal.errors import FovealError
+from foveal.models.card import ModelCard
+from foveal.models.registry import count_parameters
+
+log = logging.getLogger("foveal")
+
+
+class NonFiniteLoss(FovealError):
+    """The loss became NaN or infinite; the run stopped and kept its last good checkpoint."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+
+    @property
+    def best(self) -> Path:
+        return self.run_dir / "best.pt"
+
+    @property
+    def last(self) -> Path:
+        return self.run_dir / "last.pt"
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def card_for(cfg: TrainConfig, data: DataSplits) -> ModelCard:
+    from foveal.models.registry import get_model_spec
+
+    normalize = cfg.normalize or get_model_spec(cfg.model).normalize
+    if normalize == "unit":
+        mean, std = (0.0,) * data.train.channels, (1.0,) * data.train.channels
+    else:
+        mean, std = data.train.mean_std()
+    kwargs = {"hidden": cfg.hidden} if cfg.hidden else {}
+    return ModelCard(cfg.task, cfg.model, data.classes, data.train.channels, data.train.size, mean, std, model_kwargs=kwargs)
+
+
+def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
+    """The learning-rate multiplier as a pure function of the global step (so resuming restores it exactly)."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+    if cfg.schedule == "onecycle" and warmup == 0:
+        warmup = int(0.3 * total)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            start = 1 / 25 if cfg.schedule == "onecycle" else 0.0
+            return start + (1 - start) * (step + 1) / warmup
+        if cfg.schedule == "constant":
+            return 1.0
+        t = min(1.0, (step - warmup) / max(1, total - warmup))
+        floor = 1e-4 if cfg.schedule == "onecycle" else 0.0
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return factor
+
+
+def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def check_resumable(ckpt: dict[str, Any], cfg: TrainConfig, data: DataSplits) -> None:
+    card = ckpt["card"]
+    if card["task"] != cfg.task:
+        raise FovealError(f"cannot resume: the checkpoint is a {card['task']} model, this run is {cfg.task}")
+    if card["model"] != cfg.model:
+        raise FovealError(f"cannot resume: the checkpoint holds model {card['model']!r}, this run asks for {cfg.model!r}")
+    if len(card["classes"]) != len(data.classes):
+        raise FovealError(
+            f"cannot resume: the checkpoint has {len(card['classes'])} classes, the data {data.name!r} has {len(data.classes)}"
+        )
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, data: DataSplits, *, resume: dict[str, Any] | None = None, run_dir: Path | None = None,
+                 progress: bool = True) -> None:
+        from foveal.tasks import get_task
+
+        self.cfg, self.data, self.progress = cfg, data, progress
+        if resume is not None:
+            check_resumable(resume, cfg, data)
+        seed_everything(cfg.seed, cfg.deterministic)
+        self.device = select_device(cfg.device)
+        self.card = ModelCard.from_dict(resume["card"]) if resume else card_for(cfg, data)
+        self.model = self.card.build().to(self.device)
+        self.channels_last = use_channels_last(cfg.channels_last, self.model)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.amp = autocast_dtype(cfg.amp, self.device, self.model)
+        self.task = get_task(cfg.task)(cfg, self.card, self.device, self.channels_last)
+        self.train_loader = self.task.train_loader(data)
+        self.val_loader = self.task.val_loader(data.val)
+        self.optimizer = make_optimizer(cfg, self.model)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg, len(self.train_loader)))
+        self.history: list[dict[str, Any]] = []
+        self.start_epoch, self.best_fitness, self.best_epoch = 1, -math.inf, 0
+        if resume is not None:
+            self._restore(resume)
+        self.run_dir = run_dir or new_run_dir(cfg.project, cfg.name or cfg.model, cfg.exist_ok)
+
+    def _restore(self, ckpt: dict[str, Any]) -> None:
+        self.model.load_state_dict(ckpt["state_dict"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["rng"])
+        self.history = list(ckpt["history"])
+        self.start_epoch = int(ckpt["epoch"]) + 1
+        self.best_fitness, self.best_epoch = float(ckpt["best_fitness"]), int(ckpt["best_epoch"])
+
+    # --- the loop -------------------------------------------------------------------------------------------
+
+    def fit(self) -> TrainResult:
+        cfg = self.cfg
+        self.cfg.save(self.run_dir / "config.yaml")
+        log.info("training %s on %s (%d train / %d val images, %d classes) on %s%s%s -> %s",
+                 cfg.model, self.data.name, len(self.data.train), len(self.data.val), len(self.data.classes), self.device,
+                 ", bf16" if self.amp else "", ", channels_last" if self.channels_last else "", self.run_dir)
+        for note in self.data.notes:
+            log.warning(note)
+        stale = 0
+        for epoch in range(self.start_epoch, cfg.epochs + 1):
+            record = self._train_epoch(epoch)
+            out = self.task.evaluate(self.model, self.val_loader)
+            record.update({f"val_{k}": v for k, v in out.metrics.items() if isinstance(v, (int, float))})
+            record["time_s"] = time.perf_counter() - record.pop("_start")
+            self.history.append(record)
+            fitness = out.metrics[self.task.fitness_key]
+            improved = fitness > self.best_fitness
+            if improved:
+                self.best_fitness, self.best_epoch, stale = fitness, epoch, 0
+            else:
+                stale += 1
+            self._save(epoch, improved)
+            log.info("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1fs  %.0f img/s%s",
+                     epoch, cfg.epochs, record["train_loss"], record["train_accuracy"], record["val_loss"],
+                     record["val_accuracy"], record["time_s"], record["images_per_s"], "  *best" if improved else "")
+            if cfg.patience is not None and stale >= cfg.patience:
+                log.info("early stopping: no improvement in %d epochs (best epoch %d)", cfg.patience, self.best_epoch)
+                break
+        return self._finish()
+
+    def _train_epoch(self, epoch: int) -> dict[str, Any]:
+        model, task, opt, sched = self.model, self.task, self.optimizer, self.scheduler
+        model.train()
+        start = time.perf_counter()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        seen, steps = 0, len(self.train_loader)
+        bar = EpochProgress(epoch, self.cfg.epochs, steps, enabled=self.progress)
+        for step, batch in enumerate(self.train_loader.epoch(epoch), 1):
+            with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
+                loss, n_correct = task.loss(model, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            n = len(batch[1])
+            loss_sum += loss.detach() * n
+            correct += n_correct
+            seen += n
+            if bar.due():
+                self._check_finite(loss_sum, epoch, step)
+                bar.update(step, self._stats(loss_sum, correct, seen, start))
+        bar.close(steps, self._stats(loss_sum, correct, seen, start))
+        self._check_finite(loss_sum, epoch, steps)
+        elapsed = time.perf_counter() - start
+        return {"epoch": epoch, "train_loss": float(loss_sum) / seen, "train_accuracy": int(correct) / seen,
+                "lr": opt.param_groups[0]["lr"], "images_per_s": seen / elapsed, "_start": start}
+
+    @staticmethod
+    def _stats(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, start: float) -> str:
+        return f"loss {float(loss_sum) / seen:.4f} acc {int(correct) / seen:.4f} {seen / (time.perf_counter() - start):.0f} img/s"
+
+    def _check_finite(self, loss_sum: torch.Tensor, epoch: int, step: int) -> None:
+        if not torch.isfinite(loss_sum):
+            last = self.run_dir / "last.pt"
+            kept = f"last good checkpoint: {last} (epoch {epoch - 1})" if last.exists() else "no checkpoint was written"
+            raise NonFiniteLoss(
+                f"the training loss became {float(loss_sum)} in epoch {epoch} by step {step}; stopped ({kept}); try a lower --lr"
+            )
+
+    # --- checkpoints and the end of the run ----------------------------------------------------------------
+
+    def _payload(self, epoch: int) -> dict[str, Any]:
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        return {
+            "card": self.card.to_dict(), "config": self.cfg.to_dict(), "state_dict": state, "epoch": epoch,
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "rng": torch.get_rng_state(),
+            "history": self.history, "best_fitness": self.best_fitness, "best_epoch": self.best_epoch,
+        }
+
+    def _save(self, epoch: int, improved: bool) -> None:
+        payload = self._payload(epoch)
+        save_checkpoint(self.run_dir / "last.pt", payload)
+        if improved:
+            save_checkpoint(self.run_dir / "best.pt", payload)
+        _write_history(self.run_dir / "results.csv", self.history)
+
+    def _finish(self) -> TrainResult:
+        from foveal.engine.checkpoint import load_checkpoint
+
+        best = load_checkpoint(self.run_dir / "best.pt")
+        self.model.load_state_dict(best["state_dict"])
+        out = self.task.evaluate(self.model, self.val_loader)
+        metrics = {
+            "task": self.cfg.task, "model": self.cfg.model, "data": self.data.name, **out.metrics,
+            "train_time_s": sum(r["time_s"] for r in self.history), "epochs": len(self.history),
+            "best_epoch": self.best_epoch, "parameters": count_parameters(self.model),
+            "train_images_per_s": float(np.median([r["images_per_s"] for r in self.history])),
+        }
+        (self.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        self.task.write_report(self.run_dir, self.data.val, out, self.history)
+        log.info("done: %s %.4f (best epoch %d) in %.1fs; results in %s", self.task.fitness_key,
+                 metrics[self.task.fitness_key], self.best_epoch, metrics["train_time_s"], self.run_dir)
+        return TrainResult(self.run_dir, metrics)
+
+
+def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
+    keys = list(dict.fromkeys(k for r in history for k in r))
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(history)

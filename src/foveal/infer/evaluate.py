@@ -1,0 +1,69 @@
+"""Evaluating a checkpoint on a data set, with exactly the preprocessing and batching of its training run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from foveal.config import TrainConfig
+from foveal.data import load_data
+from foveal.data.resolve import resize_splits
+from foveal.data.tensors import ImageSet
+from foveal.engine.checkpoint import load_model
+from foveal.engine.device import select_device, use_channels_last
+from foveal.engine.rundir import new_run_dir
+from foveal.errors import FovealError
+from foveal.tasks import get_task
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path, *, data: str | Path | None = None, data_root: str | Path | None = None,
+    project: str | Path | None = "runs", name: str = "val", batch_size: int | None = None, device: str = "cpu",
+) -> tuple[dict[str, Any], Path | None]:
+    model, card, ckpt = load_model(checkpoint)
+    cfg = TrainConfig.from_dict(ckpt["config"])
+    if data is not None:
+        cfg = cfg.replace(data=str(data), data_root=None if data_root is None else str(data_root))
+    elif data_root is not None:
+        cfg = cfg.replace(data_root=str(data_root))
+    if batch_size:
+        cfg = cfg.replace(eval_batch_size=batch_size)
+    splits = load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, img_size=cfg.img_size, seed=cfg.seed)
+    val = _matching(splits, card)
+    dev = select_device(device)
+    channels_last = use_channels_last(cfg.channels_last, model)
+    model = model.to(dev)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    task = get_task(card.task)(cfg, card, dev, channels_last)
+    out = task.evaluate(model, task.val_loader(val))
+    metrics = {"task": card.task, "model": card.model, "data": splits.name, **out.metrics}
+    run_dir = None
+    if project is not None:
+        run_dir = new_run_dir(project, name)
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        task.write_report(run_dir, val, out, [])
+    return metrics, run_dir
+
+
+def _matching(splits, card) -> ImageSet:
+    """The validation split, checked against the card's classes and brought to its input size."""
+    if tuple(splits.classes) != tuple(card.classes):
+        raise FovealError(
+            f"the data {splits.name!r} has classes {_short(splits.classes)}, the model was trained on {_short(card.classes)}"
+        )
+    if splits.val.channels != card.in_channels:
+        raise FovealError(f"the data has {splits.val.channels}-channel images, the model expects {card.in_channels}")
+    if splits.val.size != card.input_size:
+        if card.input_size[0] != card.input_size[1]:
+            raise FovealError(f"the data's images are {splits.val.size}, the model expects {card.input_size}")
+        splits = resize_splits(splits, card.input_size[0])
+    return splits.val
+
+
+def _short(classes) -> str:
+    names = list(classes)
+    return f"{len(names)} [{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}]"

@@ -1,0 +1,69 @@
+"""Classification as a task of the engine: its loaders, its loss, its evaluation and its report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from foveal.config import TrainConfig
+from foveal.data.augment import FlipTranslate, Normalize
+from foveal.data.tensors import DataSplits, ImageSet, TensorLoader
+from foveal.metrics.classification import classification_metrics
+from foveal.models.card import ModelCard
+
+
+@dataclass
+class EvalOutput:
+    """What one evaluation pass produced: the metrics and the per-image probabilities behind them."""
+
+    metrics: dict[str, Any]
+    probs: torch.Tensor
+    targets: torch.Tensor
+
+
+class ClassifyTask:
+    name = "classify"
+    fitness_key = "accuracy"  # higher is better; picks best.pt and drives early stopping
+
+    def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
+        self.cfg, self.card, self.device = cfg, card, device
+        self.normalize = Normalize(card.mean, card.std, channels_last)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+
+    def train_loader(self, data: DataSplits) -> TensorLoader:
+        augment = FlipTranslate(flip=True, pad=max(1, data.train.size[0] // 16)) if self.cfg.augment else None
+        return TensorLoader(data.train, self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device, augment=augment)
+
+    def val_loader(self, data: ImageSet) -> TensorLoader:
+        return TensorLoader(data, self.cfg.eval_batch_size, shuffle=False, device=self.device)
+
+    def loss(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean loss, number of correct predictions) for one training batch."""
+        x, y = batch
+        logits = model(self.normalize(x))
+        return self.criterion(logits.float(), y), (logits.argmax(1) == y).sum()
+
+    @torch.inference_mode()
+    def evaluate(self, model: nn.Module, loader: TensorLoader) -> EvalOutput:
+        """Batched, in inference mode and fp32, so that a reloaded checkpoint reproduces these numbers exactly."""
+        was_training = model.training
+        model.eval()
+        logits, targets = [], []
+        for x, y in loader:
+            logits.append(model(self.normalize(x)).float().cpu())
+            targets.append(y.cpu())
+        model.train(was_training)
+        logits_t, targets_t = torch.cat(logits), torch.cat(targets)
+        metrics = classification_metrics(F.softmax(logits_t, 1), targets_t, self.card.classes)
+        metrics["loss"] = float(self.criterion(logits_t, targets_t))
+        return EvalOutput(metrics, F.softmax(logits_t, 1), targets_t)
+
+    def write_report(self, run_dir: Path, data: ImageSet, out: EvalOutput, history: list[dict]) -> None:
+        from foveal.tasks.classify_report import write_classification_report
+
+        write_classification_report(run_dir, data, out.probs, out.targets, self.card.classes, history)
