@@ -72,8 +72,7 @@ class Model:
                 raise FovealError("resume=True needs a Model made from a checkpoint or run folder")
             path = resolve_checkpoint(source, prefer="last.pt")
             ckpt = load_checkpoint(path)
-            cfg = TrainConfig.from_dict({**ckpt["config"], **{k: v for k, v in overrides.items() if v is not None},
-                                         **({"data": str(data)} if data is not None else {})})
+            cfg = resumed_config(ckpt["config"], {**overrides, "data": None if data is None else str(data)})
             run_dir = path.parent
         else:
             cfg = self.config(config, data=None if data is None else str(data), **overrides)
@@ -120,6 +119,21 @@ class Model:
     def _need_checkpoint(self, verb: str) -> None:
         if self.checkpoint is None:
             raise FovealError(f"{verb} needs trained weights: train first, or make the Model from a checkpoint (runs/<run>/best.pt)")
+
+
+RESUME_CHANGEABLE = ("epochs", "patience", "device", "data", "data_root", "project")
+
+
+def resumed_config(saved: dict[str, Any], overrides: dict[str, Any]) -> TrainConfig:
+    """The saved config of the run being resumed, with the few settings a resumed run may change."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    changed = sorted(k for k, v in given.items() if k not in RESUME_CHANGEABLE and saved.get(k) != v)
+    if changed:
+        raise FovealError(
+            f"cannot change {', '.join(changed)} when resuming (a resumed run continues its saved settings; "
+            f"only {', '.join(RESUME_CHANGEABLE)} may change); start a new run instead"
+        )
+    return TrainConfig.from_dict({**saved, **given})
 
 
 def read_metrics(run_dir: str | Path) -> dict[str, Any]:

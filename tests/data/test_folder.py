@@ -17,8 +17,10 @@ from foveal.errors import FovealError
 
 
 @pytest.fixture(autouse=True)
-def _cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FOVEAL_CACHE", str(tmp_path / "fcache"))
+def cache_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path_factory.mktemp("fcache")
+    monkeypatch.setenv("FOVEAL_CACHE", str(root))
+    return root
 
 
 def write(path: Path, value: int = 0, mode: str = "L", size: tuple[int, int] = (8, 8)) -> Path:
@@ -26,14 +28,22 @@ def write(path: Path, value: int = 0, mode: str = "L", size: tuple[int, int] = (
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode == "I;16":
         img = Image.fromarray(np.full(size[::-1], value * 257, dtype=np.uint16))
-    elif mode == "RGBA":
-        img = Image.new("RGBA", size, (value, value, value, 255))
+    elif mode in ("LA", "RGBA"):
+        img = Image.new(mode, size, (value,) * (len(mode) - 1) + (255,))  # opaque
     elif mode == "P":
         img = Image.new("P", size, 0)
         img.putpalette([value, value, value] * 256)
     else:
         img = Image.new(mode, size, value if mode == "L" else (value,) * len(mode))
     img.save(path)
+    return path
+
+
+def truncated(path: Path) -> Path:
+    """A PNG whose header is intact but whose pixel data is cut off: fails only when decoded."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (8, 8), np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[:50])
     return path
 
 
@@ -78,6 +88,15 @@ def test_val_folder_preferred_over_test(tmp_path: Path) -> None:
     tree(tmp_path / "val", n=2)
     data = load_path_data(tmp_path)
     assert len(data.val) == 4 and all("/val/" in p for p in data.val.paths)
+
+
+def test_train_without_labelled_val_is_split(tmp_path: Path) -> None:
+    tree(tmp_path / "train", n=5)
+    write(tmp_path / "test" / "unlabelled.png")  # Kaggle-style test/ without class folders
+    data = load_path_data(tmp_path, val_split=0.4)
+    assert data.val.class_counts().tolist() == [2, 2] and len(data.train) == 6
+    assert all("/train/" in p for p in data.val.paths)
+    assert any("splitting train/" in n for n in data.notes)
 
 
 def test_class_tree_is_split_stratified_and_seeded(tmp_path: Path) -> None:
@@ -149,8 +168,7 @@ def test_corrupt_and_non_image_files_are_skipped(tmp_path: Path, caplog: pytest.
     tree(tmp_path)
     (tmp_path / "cat" / "readme.txt").write_text("hello")
     (tmp_path / "cat" / "fake.png").write_text("not a png")
-    good = (tmp_path / "dog" / "dog_0.png").read_bytes()
-    (tmp_path / "dog" / "cut.png").write_bytes(good[:60])  # header fine, pixels missing
+    truncated(tmp_path / "dog" / "cut.png")
     (tmp_path / "dog" / ".DS_Store").write_bytes(b"\0\1junk")
     with caplog.at_level(logging.WARNING, logger="foveal"):
         data = load_path_data(tmp_path, cache_dir=tmp_path / "c")
@@ -190,10 +208,10 @@ def test_one_class(tmp_path: Path) -> None:
 def test_class_folder_without_usable_images(tmp_path: Path, junk: str) -> None:
     tree(tmp_path)
     bad = tmp_path / "bird" / junk
-    bad.parent.mkdir()
-    if junk == "broken.png":  # readable header, unreadable pixels: fails only when decoded
-        bad.write_bytes((tmp_path / "cat" / "cat_0.png").read_bytes()[:60])
+    if junk == "broken.png":
+        truncated(bad)
     else:
+        bad.parent.mkdir()
         bad.write_text("x")
     msg = error(load_path_data, tmp_path)
     assert "'bird'" in msg and str(tmp_path / "bird") in msg
@@ -242,7 +260,9 @@ def test_second_load_decodes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert any("bad.txt" in n for n in second.notes) and any("cache" in n for n in second.notes)
 
 
-def test_changed_files_and_arguments_invalidate_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changed_files_and_arguments_invalidate_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_env: Path
+) -> None:
     tree(tmp_path / "d")
     load_path_data(tmp_path / "d")
     calls = []
@@ -250,7 +270,7 @@ def test_changed_files_and_arguments_invalidate_the_cache(tmp_path: Path, monkey
     monkeypatch.setattr(folder, "read_image", lambda *a, **k: calls.append(a) or real(*a, **k))
     load_path_data(tmp_path / "d")
     assert calls == []
-    assert len(list((tmp_path / "fcache" / "tensors").glob("*.pt"))) == 1  # $FOVEAL_CACHE/tensors
+    assert len(list((cache_env / "tensors").glob("*.pt"))) == 1  # $FOVEAL_CACHE/tensors
     later = os.stat(tmp_path / "d" / "cat" / "cat_0.png").st_mtime + 10
     os.utime(tmp_path / "d" / "cat" / "cat_0.png", (later, later))
     load_path_data(tmp_path / "d")

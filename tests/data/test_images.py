@@ -27,6 +27,11 @@ def save(tmp_path: Path, name: str, img: Image.Image, **kw) -> Path:
     return path
 
 
+def mode_of(path: Path) -> str:
+    with Image.open(path) as img:
+        return img.mode
+
+
 def test_extensions_are_case_insensitive() -> None:
     assert {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"} == set(IMAGE_EXTENSIONS)
     assert is_image_file("a/B.JPG") and is_image_file("x.TiFf")
@@ -53,14 +58,14 @@ def test_one_bit_becomes_0_or_255(tmp_path: Path) -> None:
 def test_16_bit_png_is_scaled_by_depth_not_clipped(tmp_path: Path) -> None:
     arr = np.array([[0, 257, 32896, 65535]], dtype=np.uint16)
     path = save(tmp_path, "d.png", Image.fromarray(arr))
-    assert Image.open(path).mode.startswith("I;16")
+    assert mode_of(path).startswith("I;16")
     assert read_image(path)[0, 0].tolist() == [0, 1, 128, 255]
     assert is_grey(path)
 
 
 def test_32_bit_int_and_float_tiff(tmp_path: Path) -> None:
     i = save(tmp_path, "i.tif", Image.fromarray(np.array([[0, 65535]], dtype=np.int32)))
-    assert Image.open(i).mode == "I"
+    assert mode_of(i) == "I"
     assert read_image(i)[0, 0].tolist() == [0, 255]
     f = save(tmp_path, "f.tif", Image.fromarray(np.array([[0.0, 0.5, 1.0]], dtype=np.float32)))
     assert read_image(f)[0, 0].tolist() == [0, 128, 255]

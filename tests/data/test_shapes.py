@@ -31,6 +31,14 @@ def multi():
     return generate_shapes(60, size=48, seed=7, min_objects=2, max_objects=5)
 
 
+@pytest.fixture(scope="module", params=["multi", "crowded"])
+def scenes(request, multi):
+    """Typical multi-object scenes, and crowded ones (12 shapes in 16x16) where shapes must overlap."""
+    if request.param == "multi":
+        return multi
+    return generate_shapes(30, size=16, seed=1, min_objects=12, max_objects=12)
+
+
 def test_shapes_and_dtypes(multi):
     assert multi.images.shape == (60, 3, 48, 48) and multi.images.dtype == torch.uint8
     assert len(multi.boxes) == len(multi.labels) == len(multi.masks) == 60
@@ -51,15 +59,15 @@ def test_same_seed_same_output_different_seed_different():
     assert not torch.equal(a.images, c.images)
 
 
-def test_box_is_tight_bounds_of_mask(multi):
-    for boxes, masks in zip(multi.boxes, multi.masks):
+def test_box_is_tight_bounds_of_mask(scenes):
+    for boxes, masks in zip(scenes.boxes, scenes.masks):
         for box, mask in zip(boxes, masks):
             assert mask.any()
             assert box.tolist() == _tight_box(mask)
 
 
-def test_masks_of_one_image_do_not_overlap(multi):
-    assert max(int(m.sum(0).max()) for m in multi.masks if len(m)) == 1
+def test_masks_of_one_image_do_not_overlap(scenes):
+    assert max(int(m.sum(0).max()) for m in scenes.masks if len(m)) == 1
 
 
 def test_several_objects_per_image_mostly_kept(multi):
@@ -68,11 +76,11 @@ def test_several_objects_per_image_mostly_kept(multi):
     assert counts.mean() > 2.5  # drawn 2..5; occlusion drops should be rare
 
 
-def test_masks_match_the_visible_pixels(multi):
+def test_masks_match_the_visible_pixels(scenes):
     """Each visible mask covers one flat colour (plus noise): a mask still holding pixels drawn over by a later
     object would mix two colours."""
-    img = multi.images.numpy().astype(np.float64)
-    for image, masks in zip(img, multi.masks):
+    img = scenes.images.numpy().astype(np.float64)
+    for image, masks in zip(img, scenes.masks):
         for mask in masks:
             if mask.sum() >= 4:
                 assert image[:, mask].std(1).max() < 20

@@ -1,11 +1,7 @@
-"""Image data sets on disk (class folders, train/val trees, or a CSV of filename,label), decoded once to tensors.
-
-Layouts, tried in this order:
-  (a) root/train/<class>/* with root/val/<class>/* (or valid/, validation/, else test/);
-  (b) a CSV of filename,label: the CSV itself, or a folder holding exactly one CSV and the images;
-  (c) root/<class>/*, split into train/val with ``val_split``.
-Decoded tensors are cached on disk, keyed by every file's path, size and mtime and the load arguments.
-"""
+"""Image data sets on disk, decoded once to uint8 tensors and cached. Layouts, tried in this order:
+(a) root/train/<class>/* with root/val|valid|validation/<class>/* (else root/test/<class>/*);
+(b) a CSV of filename,label (the file, or a folder holding exactly one CSV and the images);
+(c) root/<class>/*, split with ``val_split``."""
 
 from __future__ import annotations
 
@@ -14,15 +10,16 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
-from foveal.data.images import ImageInfo, UnreadableImage, is_image_file, probe, read_image, resize
+from foveal.data.images import UnreadableImage, is_image_file, probe, read_image, resize
 from foveal.data.tensors import DataSplits, ImageSet, split_off
 from foveal.errors import FovealError
 
@@ -32,6 +29,8 @@ DEFAULT_VAL_SPLIT = 0.2
 _CACHE_VERSION = 1
 _JUNK = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini"})
 _VAL_DIRS = ("val", "valid", "validation")
+T = TypeVar("T")
+_Item = tuple[int, Path, str]  # (group index, file, class name)
 _LAYOUT_HELP = "expected root/<class>/*, root/train/<class>/* with root/val/<class>/*, or a CSV of filename,label"
 
 
@@ -47,6 +46,8 @@ class _Group:
 
 @dataclass
 class _Plan:
+    """What was found on disk, before decoding."""
+
     name: str
     base: Path  # folder the cache key's relative paths are taken from
     groups: list[_Group]
@@ -56,11 +57,7 @@ class _Plan:
 
 
 def load_path_data(
-    path: str | Path,
-    *,
-    val_split: float | None = None,
-    img_size: int | None = None,
-    seed: int = 42,
+    path: str | Path, *, val_split: float | None = None, img_size: int | None = None, seed: int = 42,
     cache_dir: str | Path | None = None,
 ) -> DataSplits:
     """Read an image data set from a folder or CSV into uint8 tensors, cached on disk."""
@@ -74,16 +71,14 @@ def load_path_data(
     plan = _plan(root.resolve())
     if val_split is not None and all(g.split != "all" for g in plan.groups):
         plan.notes.append(f"val_split={val_split} ignored: the data set has its own validation folder")
-    cache_file = _cache_root(cache_dir) / f"{_safe(plan.name)}-{_cache_key(plan, img_size, val_split, seed)}.pt"
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in plan.name)[:40]
+    cache_file = _cache_root(cache_dir) / f"{stem}-{_cache_key(plan, img_size, val_split, seed)}.pt"
     cached = _load_cache(cache_file)
     if cached is not None:
         return cached
     data = _build(plan, img_size, DEFAULT_VAL_SPLIT if val_split is None else val_split, seed)
     _save_cache(cache_file, data, [f"skipped {p}: {r}" for p, r in plan.skipped])
     return data
-
-
-# ---------------------------------------------------------------- finding the files
 
 
 def _ignored(name: str) -> bool:
@@ -108,6 +103,7 @@ def _pick(dirs: list[Path], names: tuple[str, ...]) -> Path | None:
 
 
 def _plan(root: Path) -> _Plan:
+    """Find the layout and list its files, without opening any image."""
     if root.is_file():
         if root.suffix.lower() != ".csv":
             raise FovealError(f"expected an image folder or a .csv of filename,label; got the file {root}")
@@ -115,14 +111,18 @@ def _plan(root: Path) -> _Plan:
     dirs = _subdirs(root)
     train = _pick(dirs, ("train",))
     if train is not None and _subdirs(train):
-        held_out = _pick(dirs, _VAL_DIRS) or _pick(dirs, ("test",))
+        test = _pick(dirs, ("test",))  # Kaggle's test/ of unlabelled images is not a validation split
+        held_out = _pick(dirs, _VAL_DIRS) or (test if test is not None and _subdirs(test) else None)
         plan = _Plan(root.name, root, [], [])
         _add_tree(plan, train, "train" if held_out else "all")
         if held_out is None:
             plan.notes.append(f"no val/ or test/ folder beside {train}: splitting train/ for validation")
         else:
             _add_tree(plan, held_out, "val")
-            _check_same_classes(plan.groups[0], plan.groups[1], train, held_out)
+            tr, va = (set(g.classes) for g in plan.groups)
+            if tr != va:
+                only = f"only in train {sorted(tr - va)}, only in val {sorted(va - tr)}"
+                raise FovealError(f"classes differ between {train} and {held_out}: {only}")
         return plan
     csvs = [f for f in sorted(root.iterdir()) if f.is_file() and f.suffix.lower() == ".csv" and not _ignored(f.name)]
     if len(csvs) == 1:
@@ -157,15 +157,6 @@ def _add_tree(plan: _Plan, folder: Path, split: str) -> None:
         found = f"one class folder ({group.classes[0]!r})" if group.classes else "no class folders"
         raise FovealError(f"found {found} in {folder}; classification needs at least two classes")
     plan.groups.append(group)
-
-
-def _check_same_classes(train: _Group, val: _Group, train_dir: Path, val_dir: Path) -> None:
-    if train.classes != val.classes:
-        only_train = sorted(set(train.classes) - set(val.classes))
-        only_val = sorted(set(val.classes) - set(train.classes))
-        raise FovealError(
-            f"classes differ between {train_dir} and {val_dir}: only in train {only_train}, only in val {only_val}"
-        )
 
 
 def _read_csv(path: Path) -> list[tuple[str, str]]:
@@ -221,13 +212,10 @@ def _csv_plan(path: Path, extra_dirs: list[Path]) -> _Plan:
     missing = [i for i in ids if i not in best_index]
     if best_hits <= 0:
         looked = ", ".join(str(c) for c in candidates if c.is_dir())
-        raise FovealError(
-            f"none of the {len(ids)} ids in {path} match an image file (looked in {looked}); first ids: {ids[:3]}"
-        )
+        raise FovealError(f"none of the {len(ids)} ids in {path} match an image file in {looked}; first: {ids[:3]}")
     if missing:
-        raise FovealError(
-            f"{len(missing)} of {len(ids)} ids in {path} have no image file in {best}; first missing: {missing[:5]}"
-        )
+        raise FovealError(f"{len(missing)} of {len(ids)} ids in {path} have no image file in {best}; "
+                          f"first missing: {missing[:5]}")
     classes = sorted({label for _, label in rows}, key=_label_key)
     if len(classes) < 2:
         raise FovealError(f"CSV {path} has one label ({classes[0]!r}); classification needs at least two classes")
@@ -243,75 +231,59 @@ def _label_key(label: str) -> tuple[int, int | str]:
     return (0, int(label)) if label.lstrip("-").isdigit() else (1, label)
 
 
-# ---------------------------------------------------------------- decoding
+def _run(plan: _Plan, items: list[_Item], fn: Callable[[int], T]) -> tuple[list[int], list[T]]:
+    """fn(i) for every item in a thread pool; items it raises UnreadableImage on are skipped with a warning."""
 
+    def call(i: int) -> T | UnreadableImage:
+        try:
+            return fn(i)
+        except UnreadableImage as exc:
+            return exc
 
-def _pool_map(fn, n: int) -> list:
     with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
-        return list(pool.map(fn, range(n)))
-
-
-def _skip(plan: _Plan, path: Path, reason: str) -> None:
-    log.warning("skipped %s: %s", path, reason)
-    plan.skipped.append((path, reason))
-
-
-def _check_nonempty(plan: _Plan, items: list[tuple[int, Path, str]]) -> None:
-    for g, group in enumerate(plan.groups):
-        present = {label for k, _, label in items if k == g}
+        results = list(pool.map(call, range(len(items))))
+    for (_, f, _), r in zip(items, results):
+        if isinstance(r, UnreadableImage):
+            log.warning("skipped %s: %s", f, r.reason)
+            plan.skipped.append((f, r.reason))
+    keep = [k for k, r in enumerate(results) if not isinstance(r, UnreadableImage)]
+    for g, group in enumerate(plan.groups):  # every class must keep at least one image
+        present = {items[k][2] for k in keep if items[k][0] == g}
         for c in group.classes:
             if c not in present:
                 raise FovealError(f"class {c!r} has no usable images in {group.where[c]}; expected at least one")
+    return keep, results  # type: ignore[return-value]
 
 
 def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int) -> DataSplits:
+    """Read headers, choose size and channels, decode every image once, and split."""
     for path, reason in plan.skipped:
         log.warning("skipped %s: %s", path, reason)
     items = [(g, f, label) for g, group in enumerate(plan.groups) for f, label in group.items]
     n_found = len(items) + len(plan.skipped)
-
-    def _probe(i: int) -> ImageInfo | str:
-        try:
-            return probe(items[i][1])
-        except UnreadableImage as exc:
-            return exc.reason
-
-    infos = _pool_map(_probe, len(items))
-    for (_, f, _), info in zip(items, infos):
-        if isinstance(info, str):
-            _skip(plan, f, info)
-    keep = [k for k, info in enumerate(infos) if not isinstance(info, str)]
-    items, infos = [items[k] for k in keep], [infos[k] for k in keep]
-    _check_nonempty(plan, items)
+    keep, found = _run(plan, items, lambda i: probe(items[i][1]))
+    items, infos = [items[k] for k in keep], [found[k] for k in keep]
 
     sizes = Counter((i.height, i.width) for i in infos)
     size = (img_size, img_size) if img_size else sizes.most_common(1)[0][0]
     channels = 1 if all(i.grey for i in infos) else 3
     images = torch.empty((len(items), channels, *size), dtype=torch.uint8)
 
-    def _decode(i: int) -> str | None:
-        try:
-            images[i] = resize(read_image(items[i][1], channels), size)
-        except UnreadableImage as exc:
-            return exc.reason
-        return None
+    def decode(i: int) -> None:
+        images[i] = resize(read_image(items[i][1], channels), size)
 
-    errors = _pool_map(_decode, len(items))
-    for (_, f, _), err in zip(items, errors):
-        if err is not None:
-            _skip(plan, f, err)
-    keep = [k for k, err in enumerate(errors) if err is None]
-    items, images = [items[k] for k in keep], images[keep]
-    _check_nonempty(plan, items)
-
+    keep, _ = _run(plan, items, decode)
+    if len(keep) < len(items):
+        items, images = [items[k] for k in keep], images[keep]
     n_resized = len(items) if img_size else sum(n for s, n in sizes.items() if s != size)
     plan.notes.append(f"{len(items)} images as {channels}x{size[0]}x{size[1]}; {n_resized} resized")
     sets = []
     for g, group in enumerate(plan.groups):
-        idx = [k for k, (gk, _, _) in enumerate(items) if gk == g]
+        idx = [k for k, item in enumerate(items) if item[0] == g]
         index = {c: j for j, c in enumerate(group.classes)}
         labels = torch.tensor([index[items[k][2]] for k in idx], dtype=torch.int64)
-        sets.append(ImageSet(images[idx], labels, group.classes, [str(items[k][1]) for k in idx]))
+        part = images if len(idx) == len(items) else images[idx]  # no copy for a single group
+        sets.append(ImageSet(part, labels, group.classes, [str(items[k][1]) for k in idx]))
     if plan.groups[0].split == "all":
         sets = list(split_off(sets[0], val_split, seed))
         plan.notes.append(f"split off {val_split:.0%} of each class for validation (seed {seed})")
@@ -321,18 +293,11 @@ def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int) -> Da
     return DataSplits(plan.name, sets[0], sets[1], plan.notes)
 
 
-# ---------------------------------------------------------------- disk cache
-
-
 def _cache_root(cache_dir: str | Path | None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
     env = os.environ.get("FOVEAL_CACHE")
     return Path(env).expanduser() / "tensors" if env else Path.home() / ".cache" / "foveal" / "tensors"
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:40] or "data"
 
 
 def _cache_key(plan: _Plan, img_size: int | None, val_split: float | None, seed: int) -> str:
@@ -350,19 +315,16 @@ def _save_cache(file: Path, data: DataSplits, warnings: list[str]) -> None:
     """Write the decoded splits atomically (temp file + os.replace); a failure only logs a warning."""
     blob: dict[str, object] = {"version": _CACHE_VERSION, "name": data.name, "classes": list(data.classes)}
     blob.update(notes=list(data.notes), warnings=warnings)
-    for split, s in (("train", data.train), ("val", data.val)):
-        blob.update({f"{split}_images": s.images, f"{split}_labels": s.labels, f"{split}_paths": list(s.paths or [])})
-    tmp = None
+    for k, s in (("t", data.train), ("v", data.val)):
+        blob.update({f"{k}_images": s.images, f"{k}_labels": s.labels, f"{k}_paths": list(s.paths or [])})
+    tmp = file.with_name(f"{file.name}.{os.urandom(6).hex()}.tmp")
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=file.name + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(blob, fh)
+        torch.save(blob, tmp)
         os.replace(tmp, file)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # e.g. a read-only or full disk: just decode again next time
         log.warning("could not write the tensor cache %s: %s", file, exc)
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
 
 
 def _load_cache(file: Path) -> DataSplits | None:
@@ -373,10 +335,8 @@ def _load_cache(file: Path) -> DataSplits | None:
         blob = torch.load(file, weights_only=True)
         if blob.get("version") != _CACHE_VERSION:
             return None
-        sets = [
-            ImageSet(blob[f"{s}_images"], blob[f"{s}_labels"], blob["classes"], blob[f"{s}_paths"] or None)
-            for s in ("train", "val")
-        ]
+        classes = blob["classes"]
+        sets = [ImageSet(blob[f"{k}_images"], blob[f"{k}_labels"], classes, blob[f"{k}_paths"] or None) for k in "tv"]
     except Exception as exc:  # a truncated or foreign file: rebuild it
         log.warning("ignoring unreadable tensor cache %s: %s", file, exc)
         return None

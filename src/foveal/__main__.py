@@ -1,0 +1,3 @@
+from foveal.cli import run
+
+run()

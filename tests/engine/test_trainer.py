@@ -1,0 +1,129 @@
+import json
+import math
+
+import pytest
+import torch
+
+from foveal.api import Model
+from foveal.config import TrainConfig
+from foveal.data import load_data
+from foveal.engine.checkpoint import load_checkpoint
+from foveal.engine.trainer import NonFiniteLoss, Trainer, lr_factor
+from foveal.errors import FovealError
+from foveal.tasks.classify import ClassifyTask
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_data("digits")
+
+
+def fit(tmp_path, digits, **kw):
+    cfg = TrainConfig(**{"model": "linear", "data": "digits", "epochs": 2, "lr": 0.05, "project": str(tmp_path), **kw})
+    return Trainer(cfg, digits, progress=False).fit()
+
+
+def test_run_folder_holds_everything(tmp_path, digits):
+    r = fit(tmp_path, digits, name="a")
+    names = {p.name for p in r.run_dir.iterdir()}
+    assert {"config.yaml", "metrics.json", "results.csv", "last.pt", "best.pt", "confusion_matrix.csv", "confusion_matrix.png",
+            "confusion_matrix_normalized.png", "curves.png", "samples.png"} <= names
+    m = json.loads((r.run_dir / "metrics.json").read_text())
+    for key in ("accuracy", "loss", "top5_accuracy", "log_loss", "train_time_s", "per_class"):
+        assert key in m
+    assert m["train_time_s"] > 0 and len(m["per_class"]) == 10
+    assert TrainConfig.load(r.run_dir / "config.yaml").model == "linear"
+
+
+def test_a_new_run_never_overwrites(tmp_path, digits):
+    first = fit(tmp_path, digits, name="same", epochs=1).run_dir
+    second = fit(tmp_path, digits, name="same", epochs=1).run_dir
+    assert first != second and first.exists() and second.name == "same2"
+
+
+def test_same_seed_same_result_and_learning_happens(tmp_path, digits):
+    a = fit(tmp_path, digits, name="a", model="tinyvgg", epochs=3, momentum=0.9)
+    b = fit(tmp_path, digits, name="b", model="tinyvgg", epochs=3, momentum=0.9)
+    assert a.metrics["accuracy"] == b.metrics["accuracy"] and a.metrics["accuracy"] > 0.7
+
+
+def test_resume_ends_where_an_uninterrupted_run_does(tmp_path, digits, monkeypatch):
+    settings = dict(epochs=3, model="mlp", augment=True, schedule="cosine", momentum=0.9)
+    full = fit(tmp_path, digits, name="full", **settings)
+
+    real_epoch = Trainer._train_epoch
+
+    def crash_in_epoch_2(self, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt  # killed mid-run, after epoch 1's checkpoint
+        return real_epoch(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", crash_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        fit(tmp_path, digits, name="killed", **settings)
+    assert load_checkpoint(tmp_path / "killed" / "last.pt")["epoch"] == 1
+    monkeypatch.setattr(Trainer, "_train_epoch", real_epoch)
+
+    torch.manual_seed(1234)  # the resumed run must not depend on the process's RNG state
+    metrics = Model(tmp_path / "killed").train(resume=tmp_path / "killed", progress=False)
+    a, b = load_checkpoint(full.last), load_checkpoint(tmp_path / "killed" / "last.pt")
+    assert b["epoch"] == 3 and all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    assert metrics["accuracy"] == full.metrics["accuracy"]
+    assert [r["val_loss"] for r in a["history"]] == [r["val_loss"] for r in b["history"]]
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, digits, monkeypatch):
+    steps_per_epoch = math.ceil(len(digits.train) / 32)
+    calls = {"n": 0}
+    real_loss = ClassifyTask.loss
+
+    def poisoned(self, model, batch):
+        calls["n"] += 1
+        loss, correct = real_loss(self, model, batch)
+        return (loss * float("nan") if calls["n"] > steps_per_epoch + 3 else loss), correct
+
+    monkeypatch.setattr(ClassifyTask, "loss", poisoned)
+    with pytest.raises(NonFiniteLoss) as err:
+        fit(tmp_path, digits, name="nan", epochs=3)
+    msg = str(err.value)
+    assert "became nan in epoch 2" in msg and "last.pt (epoch 1)" in msg and "\n" not in msg
+    kept = load_checkpoint(tmp_path / "nan" / "last.pt")
+    assert kept["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["state_dict"].values())
+
+
+def test_early_stopping(tmp_path, digits):
+    r = fit(tmp_path, digits, name="es", epochs=30, lr=1e-6, patience=2)
+    assert r.metrics["epochs"] < 30
+    assert r.metrics["epochs"] - r.metrics["best_epoch"] == 2
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "onecycle"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
+def test_schedules_and_optimizers_train(tmp_path, digits, schedule, optimizer):
+    lr, momentum = (0.05, 0.9) if optimizer == "sgd" else (0.003, 0.0)
+    r = fit(tmp_path, digits, name=f"{schedule}-{optimizer}", epochs=2, schedule=schedule, optimizer=optimizer, lr=lr,
+            momentum=momentum, label_smoothing=0.1)
+    assert r.metrics["accuracy"] > 0.5
+
+
+def test_lr_schedule_shapes():
+    cfg = TrainConfig(epochs=10, schedule="cosine", warmup_epochs=1)
+    f = lr_factor(cfg, 100)
+    assert f(0) == pytest.approx(0.01) and f(99) == pytest.approx(1.0)
+    assert f(100) == pytest.approx(1.0) and f(999) < 0.01
+    one = lr_factor(TrainConfig(epochs=10, schedule="onecycle"), 100)
+    assert one(0) == pytest.approx(1 / 25 + (1 - 1 / 25) / 300) and max(one(s) for s in range(1000)) == pytest.approx(1.0)
+    assert lr_factor(TrainConfig(epochs=10), 100)(500) == 1.0
+
+
+def test_resume_refuses_another_task_or_class_count(tmp_path, digits):
+    r = fit(tmp_path, digits, name="r", epochs=1)
+    shapes = load_data("shapes")
+    ckpt = load_checkpoint(r.last)
+    with pytest.raises(FovealError, match="checkpoint has 10 classes, the data 'shapes' has 3"):
+        Trainer(TrainConfig.from_dict(ckpt["config"]), shapes, resume=ckpt, progress=False)
+    ckpt["card"]["task"] = "detect"
+    with pytest.raises(FovealError, match="checkpoint is a detect model"):
+        Trainer(TrainConfig.from_dict(ckpt["config"]), digits, resume=ckpt, progress=False)
+    with pytest.raises(FovealError, match="cannot change lr when resuming"):
+        Model(r.run_dir).train(resume=r.last, lr=0.5, epochs=2)

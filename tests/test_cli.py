@@ -1,0 +1,108 @@
+"""The command line: every verb, bad input as one line with a non-zero exit, and a run killed with -9 resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from foveal.cli import main
+from foveal.engine.checkpoint import load_checkpoint
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    project = tmp_path_factory.mktemp("cli")
+    assert main(["-q", "train", "--model", "lenet", "--data", "digits", "--epochs", "2", "--momentum", "0.9",
+                 "--project", str(project), "--name", "lenet"]) == 0
+    return project / "lenet"
+
+
+def test_train_val_predict_compare(run_dir, tmp_path, capsys):
+    code, out, _ = run(capsys, "val", "--model", run_dir / "best.pt", "--project", tmp_path, "--format", "json")
+    assert code == 0 and json.loads(out)["accuracy"] == json.loads((run_dir / "metrics.json").read_text())["accuracy"]
+    Image.new("L", (8, 8), 200).save(tmp_path / "a.png")
+    (tmp_path / "folder").mkdir()
+    Image.new("RGB", (30, 20), (0, 0, 0)).save(tmp_path / "folder" / "b.jpg")
+    code, out, _ = run(capsys, "predict", "--model", run_dir, tmp_path / "a.png", tmp_path / "folder", "--save",
+                       "--project", tmp_path)
+    assert code == 0 and "a.png:" in out and "b.jpg:" in out and (tmp_path / "predict" / "b.png").exists()
+    code, out, _ = run(capsys, "compare", run_dir, run_dir, "--out", tmp_path / "cmp.png")
+    assert code == 0 and "lenet" in out and (tmp_path / "cmp.png").exists() and (tmp_path / "cmp.csv").exists()
+
+
+def test_listings(capsys):
+    code, out, _ = run(capsys, "datasets")
+    assert code == 0 and "fashion-mnist" in out and "digits" in out
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "tinyvgg" in out and "resnet18" in out and "7,740" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--model", "tinyvg", "--data", "digits"], "unknown model 'tinyvg'; did you mean tinyvgg"),
+        (["train", "--data", "fashion_mnist"], "unknown data set 'fashion_mnist'; did you mean fashion-mnist"),
+        (["train", "--data", "./no/such/folder"], "data path not found: ./no/such/folder"),
+        (["train", "--data", "digits", "--optimizer", "rmsprop"], "optimizer must be one of sgd, adam, adamw"),
+        (["val", "--model", "missing.pt"], "checkpoint not found: missing.pt"),
+        (["train", "--data", "digits", "--device", "cuda"], "has no CUDA GPU"),
+        (["train", "--data", "digits", "--epochs", "1", "--lr", "1e30", "--model", "linear"], "the training loss became"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message, capsys, tmp_path):
+    code, out, err = run(capsys, "-q", *args, *(["--project", tmp_path] if args[0] == "train" else []))
+    if "cuda" in args and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_unreadable_image_is_reported_and_the_rest_predicted(run_dir, tmp_path, capsys):
+    Image.new("L", (8, 8), 10).save(tmp_path / "ok.png")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
+    code, out, err = run(capsys, "predict", "--model", run_dir / "best.pt", tmp_path / "ok.png", tmp_path / "bad.png")
+    assert code == 0 and "ok.png:" in out and "bad.png" in err
+    code, out, err = run(capsys, "predict", "--model", run_dir / "best.pt", tmp_path / "bad.png")
+    assert code == 2 and "no image could be read" in err
+
+
+def test_debug_shows_the_traceback():
+    with pytest.raises(Exception, match="unknown model"):
+        main(["--debug", "train", "--model", "nope"])
+
+
+def test_kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run(shared_data, tmp_path):
+    base = [sys.executable, "-m", "foveal", "-q", "train", "--model", "mlp", "--data", "fashion-mnist",
+            "--data-root", str(shared_data), "--epochs", "3", "--schedule", "cosine", "--project", str(tmp_path)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    subprocess.run([*base, "--name", "full"], check=True, env=env, capture_output=True)
+    proc = subprocess.Popen([*base, "--name", "killed"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = tmp_path / "killed" / "last.pt"
+    deadline = time.time() + 120
+    while not last.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert load_checkpoint(last)["epoch"] == 1, "killed during epoch 2"
+    subprocess.run([sys.executable, "-m", "foveal", "-q", "train", "--resume", str(tmp_path / "killed")],
+                   check=True, env=env, capture_output=True)
+    full, resumed = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(last)
+    assert resumed["epoch"] == 3
+    assert all(torch.equal(full["state_dict"][k], resumed["state_dict"][k]) for k in full["state_dict"])
+    assert json.loads((tmp_path / "full" / "metrics.json").read_text())["accuracy"] == \
+        json.loads((tmp_path / "killed" / "metrics.json").read_text())["accuracy"]
