@@ -77,7 +77,8 @@ class Model:
         else:
             cfg = self.config(config, data=None if data is None else str(data), **overrides)
             run_dir = None
-        splits = load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, img_size=cfg.img_size, seed=cfg.seed)
+        splits = load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, img_size=cfg.img_size, seed=cfg.seed,
+                           fraction=cfg.fraction)
         if ckpt is not None and ckpt["epoch"] >= cfg.epochs:
             raise FovealError(f"nothing to resume: {run_dir} already finished its {cfg.epochs} epochs")
         result = Trainer(cfg, splits, resume=ckpt, run_dir=run_dir, progress=progress).fit()

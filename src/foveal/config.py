@@ -27,6 +27,7 @@ class TrainConfig:
     data: str = "digits"
     data_root: str | None = None
     val_split: float | None = None  # fraction held out when the data has no val/test split
+    fraction: float = 1.0  # train on this stratified fraction of the training split (quick experiments)
     img_size: int | None = None  # resize images to this square size; None keeps the data's size
     epochs: int = 3
     batch_size: int = 32
@@ -72,6 +73,8 @@ class TrainConfig:
             raise FovealError(f"lr must be positive; got {self.lr}")
         if not 0 <= self.label_smoothing < 1:
             raise FovealError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
+        if not 0 < self.fraction <= 1:
+            raise FovealError(f"fraction must be in (0, 1]; got {self.fraction}")
         if self.val_split is not None and not 0 < self.val_split < 1:
             raise FovealError(f"val_split must be between 0 and 1; got {self.val_split}")
 

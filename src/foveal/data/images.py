@@ -1,7 +1,9 @@
 """Image decoding to uint8 (C, H, W) tensors from any Pillow mode, shared by the data readers and prediction.
 
 Choices: transparent pixels are composited onto WHITE; 16-bit images are scaled by their bit depth (65535 -> 255);
-RGB is turned grey with Pillow's ITU-R 601-2 luma; EXIF orientation is applied before anything else.
+32-bit 'I' values within 0..65535 count as 16 bit, wider ones are stretched to their range; float 'F' in [0, 1] is
+scaled by 255, else stretched; RGB is turned grey with Pillow's ITU-R 601-2 luma; palette images count as colour;
+EXIF orientation is applied before anything else.
 """
 
 from __future__ import annotations

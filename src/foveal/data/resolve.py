@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from foveal.data.named import get_dataset, list_datasets
-from foveal.data.tensors import DataSplits, ImageSet
+from foveal.data.tensors import DataSplits, ImageSet, split_off
 from foveal.errors import FovealError, unknown_name
 
 
@@ -23,9 +23,18 @@ def load_data(
     val_split: float | None = None,
     img_size: int | None = None,
     seed: int = 42,
+    fraction: float = 1.0,
 ) -> DataSplits:
-    """A named data set (`fashion-mnist`, `digits`, ...) or a path (image-folder tree, CSV + images)."""
-    spec = str(spec)
+    """A named data set (`fashion-mnist`, `digits`, ...) or a path (image-folder tree, CSV + images); with
+    `fraction` < 1, a stratified part of the training split (the validation split stays whole)."""
+    data = _load(str(spec), root, val_split, img_size, seed)
+    if fraction < 1:
+        _, part = split_off(data.train, fraction, seed)
+        data = DataSplits(data.name, part, data.val, data.notes + [f"training on {len(part)} of {len(data.train)} images"])
+    return data
+
+
+def _load(spec: str, root, val_split, img_size, seed) -> DataSplits:
     info = get_dataset(spec)
     if info is not None:
         data = info.load(root=root, val_split=val_split, seed=seed)
