@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from foveal.data.augment import FlipTranslate, Normalize, translate
+from foveal.data.tensors import DataSplits, ImageSet, TensorLoader, split_off
+from foveal.errors import FovealError
+
+
+def make(n=40, classes=("a", "b"), size=6, channels=1):
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=g)
+    return ImageSet(images, torch.arange(n) % len(classes), classes)
+
+
+def test_split_off_is_stratified_and_disjoint():
+    data = make(100, ("a", "b", "c", "d"))
+    train, val = split_off(data, 0.2, seed=1)
+    assert len(train) + len(val) == 100
+    assert val.class_counts().tolist() == [5, 5, 5, 5]
+    assert split_off(data, 0.2, seed=1)[1].labels.tolist() == val.labels.tolist()
+
+
+def test_loader_covers_every_image_once_per_epoch_and_is_a_function_of_the_epoch():
+    data = make(37)
+    data.images[:, 0, 0, 0] = torch.arange(37, dtype=torch.uint8)  # tag each image
+    loader = TensorLoader(data, 8, shuffle=True, seed=3)
+    first = torch.cat([x[:, 0, 0, 0] for x, _ in loader.epoch(1)])
+    assert sorted(first.tolist()) == list(range(37)) and len(loader) == 5
+    assert torch.equal(first, torch.cat([x[:, 0, 0, 0] for x, _ in loader.epoch(1)]))
+    assert not torch.equal(first, torch.cat([x[:, 0, 0, 0] for x, _ in loader.epoch(2)]))
+
+
+def test_splits_refuse_one_class_mismatched_classes_and_empty():
+    with pytest.raises(FovealError, match="has one class"):
+        DataSplits("x", make(classes=("a",)), make(classes=("a",)))
+    with pytest.raises(FovealError, match="classes differ between train and val"):
+        DataSplits("x", make(classes=("a", "b")), make(classes=("a", "c")))
+    with pytest.raises(FovealError, match="no validation images"):
+        DataSplits("x", make(), make().subset(torch.tensor([], dtype=torch.long)))
+
+
+def test_translate_shifts_within_pad_and_flip_mirrors():
+    x = torch.zeros(64, 1, 9, 9, dtype=torch.uint8)
+    x[:, :, 4, 4] = 255
+    out = translate(x, 2, torch.Generator().manual_seed(0))
+    pos = (out[:, 0] == 255).flatten(1).float().argmax(1)
+    rows, cols = pos // 9, pos % 9
+    assert out.dtype == torch.uint8 and ((rows - 4).abs() <= 2).all() and ((cols - 4).abs() <= 2).all()
+    assert len(set(zip(rows.tolist(), cols.tolist()))) > 10
+    y = torch.zeros(200, 1, 4, 4, dtype=torch.uint8)
+    y[..., 0] = 255
+    flipped = FlipTranslate(flip=True, pad=0)(y, torch.Generator().manual_seed(0))
+    share = (flipped[:, 0, 0, 3] == 255).float().mean()
+    assert 0.35 < share < 0.65 and ((flipped[:, 0, 0, 0] == 255) ^ (flipped[:, 0, 0, 3] == 255)).all()
+
+
+def test_normalize_matches_to_tensor_then_normalize():
+    x = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    expect = (x.float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    out = Normalize(mean, std, channels_last=True)(x)
+    torch.testing.assert_close(out, expect, rtol=1e-5, atol=1e-5)
+    assert out.is_contiguous(memory_format=torch.channels_last)
