@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import logging
 import os
 from collections import Counter
@@ -19,6 +17,7 @@ from typing import TypeVar
 
 import torch
 
+from foveal.data.cache import cache_root, load_splits, save_splits, source_key
 from foveal.data.images import UnreadableImage, is_image_file, probe, read_image, resize
 from foveal.data.tensors import DataSplits, ImageSet, split_off
 from foveal.errors import FovealError
@@ -26,7 +25,6 @@ from foveal.errors import FovealError
 log = logging.getLogger("foveal")
 
 DEFAULT_VAL_SPLIT = 0.2
-_CACHE_VERSION = 1
 _JUNK = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini"})
 _VAL_DIRS = ("val", "valid", "validation")
 T = TypeVar("T")
@@ -72,12 +70,13 @@ def load_path_data(
     if val_split is not None and all(g.split != "all" for g in plan.groups):
         plan.notes.append(f"val_split={val_split} ignored: the data set has its own validation folder")
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in plan.name)[:40]
-    cache_file = _cache_root(cache_dir) / f"{stem}-{_cache_key(plan, img_size, val_split, seed)}.pt"
-    cached = _load_cache(cache_file)
+    args = {"base": str(plan.base), "img_size": img_size, "val_split": val_split, "seed": seed}
+    cache_file = cache_root(cache_dir) / f"{stem}-{source_key(plan.base, plan.files, args)}.pt"
+    cached = load_splits(cache_file)
     if cached is not None:
         return cached
     data = _build(plan, img_size, DEFAULT_VAL_SPLIT if val_split is None else val_split, seed)
-    _save_cache(cache_file, data, [f"skipped {p}: {r}" for p, r in plan.skipped])
+    save_splits(cache_file, data, [f"skipped {p}: {r}" for p, r in plan.skipped])
     return data
 
 
@@ -291,55 +290,3 @@ def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int) -> Da
         plan.notes += [f"skipped {p}: {r}" for p, r in plan.skipped]
         plan.notes.append(f"skipped {len(plan.skipped)} of {n_found} files that are not readable images")
     return DataSplits(plan.name, sets[0], sets[1], plan.notes)
-
-
-def _cache_root(cache_dir: str | Path | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get("FOVEAL_CACHE")
-    return Path(env).expanduser() / "tensors" if env else Path.home() / ".cache" / "foveal" / "tensors"
-
-
-def _cache_key(plan: _Plan, img_size: int | None, val_split: float | None, seed: int) -> str:
-    """Hash of the source folder, every file's relative path, size and mtime, and the load arguments."""
-    h = hashlib.sha256()
-    args = {"v": _CACHE_VERSION, "base": str(plan.base), "img_size": img_size, "val_split": val_split, "seed": seed}
-    h.update(json.dumps(args, sort_keys=True).encode())
-    for f in sorted(set(plan.files)):
-        st = f.stat()
-        h.update(f"{os.path.relpath(f, plan.base)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:24]
-
-
-def _save_cache(file: Path, data: DataSplits, warnings: list[str]) -> None:
-    """Write the decoded splits atomically (temp file + os.replace); a failure only logs a warning."""
-    blob: dict[str, object] = {"version": _CACHE_VERSION, "name": data.name, "classes": list(data.classes)}
-    blob.update(notes=list(data.notes), warnings=warnings)
-    for k, s in (("t", data.train), ("v", data.val)):
-        blob.update({f"{k}_images": s.images, f"{k}_labels": s.labels, f"{k}_paths": list(s.paths or [])})
-    tmp = file.with_name(f"{file.name}.{os.urandom(6).hex()}.tmp")
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(blob, tmp)
-        os.replace(tmp, file)
-    except (OSError, RuntimeError) as exc:  # e.g. a read-only or full disk: just decode again next time
-        log.warning("could not write the tensor cache %s: %s", file, exc)
-        tmp.unlink(missing_ok=True)
-
-
-def _load_cache(file: Path) -> DataSplits | None:
-    """The cached splits, or None when absent or unreadable (then they are decoded again)."""
-    if not file.is_file():
-        return None
-    try:
-        blob = torch.load(file, weights_only=True)
-        if blob.get("version") != _CACHE_VERSION:
-            return None
-        classes = blob["classes"]
-        sets = [ImageSet(blob[f"{k}_images"], blob[f"{k}_labels"], classes, blob[f"{k}_paths"] or None) for k in "tv"]
-    except Exception as exc:  # a truncated or foreign file: rebuild it
-        log.warning("ignoring unreadable tensor cache %s: %s", file, exc)
-        return None
-    for line in blob["warnings"]:
-        log.warning("%s", line)
-    return DataSplits(blob["name"], sets[0], sets[1], [*blob["notes"], f"decoded images loaded from cache {file}"])

@@ -36,14 +36,11 @@ def _vgg_block(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-class TinyVGG(nn.Module):
-    """Two blocks of (3x3 conv + ReLU) x2 + 2x2 max-pool, then a linear head (the CNN Explainer model)."""
+class FeaturesHead(nn.Module):
+    """The timm-like surface of the seed CNNs: `features` then `head`, each callable on its own."""
 
-    def __init__(self, *, num_classes: int, in_channels: int, img_size: tuple[int, int], hidden: int = 10) -> None:
-        super().__init__()
-        self.features = nn.Sequential(_vgg_block(in_channels, hidden), _vgg_block(hidden, hidden))
-        h, w = img_size[0] // 4, img_size[1] // 4
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(hidden * h * w, num_classes))
+    features: nn.Module
+    head: nn.Module
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
@@ -55,12 +52,22 @@ class TinyVGG(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+class TinyVGG(FeaturesHead):
+    """Two blocks of (3x3 conv + ReLU) x2 + 2x2 max-pool, then a linear head (the CNN Explainer model)."""
+
+    def __init__(self, *, num_classes: int, in_channels: int, img_size: tuple[int, int], hidden: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(_vgg_block(in_channels, hidden), _vgg_block(hidden, hidden))
+        h, w = img_size[0] // 4, img_size[1] // 4
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(hidden * h * w, num_classes))
+
+
 @register_model("tinyvgg", normalize="unit", description="TinyVGG: two blocks of two 3x3 conv + ReLU + max-pool, linear head")
 def tinyvgg(*, num_classes: int, in_channels: int, img_size: tuple[int, int], hidden: int | None = None) -> nn.Module:
     return TinyVGG(num_classes=num_classes, in_channels=in_channels, img_size=img_size, hidden=hidden or 10)
 
 
-class LeNet(nn.Module):
+class LeNet(FeaturesHead):
     """LeNet-style: conv 6 then 12 filters 5x5 (padding 2), each with ReLU and 2x2 max-pool, then fc 120, 60."""
 
     def __init__(self, *, num_classes: int, in_channels: int, img_size: tuple[int, int]) -> None:
@@ -73,15 +80,6 @@ class LeNet(nn.Module):
         self.head = nn.Sequential(
             nn.Flatten(), nn.Linear(12 * h * w, 120), nn.ReLU(), nn.Linear(120, 60), nn.ReLU(), nn.Linear(60, num_classes)
         )
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 @register_model("lenet", normalize="unit", description="LeNet: conv 6 and 12 filters 5x5 with max-pool, fc 120 and 60")
