@@ -42,9 +42,13 @@ def test_a_new_run_never_overwrites(tmp_path, digits):
 
 
 def test_same_seed_same_result_and_learning_happens(tmp_path, digits):
-    a = fit(tmp_path, digits, name="a", model="tinyvgg", epochs=3, momentum=0.9)
+    a = fit(tmp_path, digits, name="a", model="tinyvgg", epochs=3, momentum=0.9, deterministic=True)
+    assert torch.are_deterministic_algorithms_enabled()
     b = fit(tmp_path, digits, name="b", model="tinyvgg", epochs=3, momentum=0.9)
+    assert not torch.are_deterministic_algorithms_enabled()
     assert a.metrics["accuracy"] == b.metrics["accuracy"] and a.metrics["accuracy"] > 0.7
+    c = fit(tmp_path, digits, name="c", model="tinyvgg", epochs=3, momentum=0.9, seed=7)
+    assert c.metrics["log_loss"] != a.metrics["log_loss"]
 
 
 def test_resume_ends_where_an_uninterrupted_run_does(tmp_path, digits, monkeypatch):

@@ -51,9 +51,8 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)  # per run, not left on for the next one
+    torch.backends.cudnn.benchmark = not deterministic
 
 
 def card_for(cfg: TrainConfig, data: DataSplits) -> ModelCard:

@@ -1,0 +1,46 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from foveal.engine import device as dev
+from foveal.engine.progress import EpochProgress
+from foveal.engine.trainer import Trainer
+from foveal.errors import FovealError
+
+
+def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert dev.select_device("auto").type == "cpu"
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert dev.select_device("auto").type == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert dev.select_device("auto").type == "cuda"
+
+
+def test_named_devices_are_checked(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert dev.select_device("cpu").type == "cpu"
+    with pytest.raises(FovealError, match="no CUDA GPU"):
+        dev.select_device("cuda:0")
+    with pytest.raises(FovealError, match="device must be"):
+        dev.select_device("tpu")
+
+
+def test_bf16_and_channels_last_only_where_they_pay(monkeypatch):
+    conv, mlp = nn.Sequential(nn.Conv2d(1, 2, 3)), nn.Sequential(nn.Linear(2, 2))
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: True)
+    assert dev.autocast_dtype("auto", cpu, conv) == torch.bfloat16
+    assert dev.autocast_dtype("auto", cpu, mlp) is None
+    assert dev.autocast_dtype("off", cpu, conv) is None and dev.autocast_dtype("bf16", cpu, mlp) == torch.bfloat16
+    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: False)
+    assert dev.autocast_dtype("auto", cpu, conv) is None
+    assert dev.use_channels_last(None, conv) and not dev.use_channels_last(None, mlp) and dev.use_channels_last(True, mlp)
+
+
+def test_progress_line_shows_loss_accuracy_and_speed():
+    line = Trainer._stats(torch.tensor(64.0), torch.tensor(24), 32, start=0.0)
+    assert line.startswith("loss 2.0000 acc 0.7500") and line.endswith("img/s")
+    bar = EpochProgress(1, 3, 10, enabled=False)
+    assert not bar.due()
