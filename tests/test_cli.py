@@ -40,7 +40,10 @@ def test_train_val_predict_compare(run_dir, tmp_path, capsys):
                        "--project", tmp_path)
     assert code == 0 and "a.png:" in out and "b.jpg:" in out and (tmp_path / "predict" / "b.png").exists()
     code, out, _ = run(capsys, "compare", run_dir, run_dir, "--out", tmp_path / "cmp.png")
-    assert code == 0 and "lenet" in out and (tmp_path / "cmp.png").exists() and (tmp_path / "cmp.csv").exists()
+    assert code == 0 and (tmp_path / "cmp.png").exists()
+    row = next(line for line in out.splitlines() if "lenet" in line)
+    assert "…" not in row, "the table is not truncated"
+    assert (tmp_path / "cmp.csv").exists()
 
 
 def test_listings(capsys):
@@ -79,6 +82,21 @@ def test_unreadable_image_is_reported_and_the_rest_predicted(run_dir, tmp_path, 
     assert code == 0 and "ok.png:" in out and "bad.png" in err
     code, out, err = run(capsys, "predict", "--model", run_dir / "best.pt", tmp_path / "bad.png")
     assert code == 2 and "no image could be read" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["models", "--sorce", "foveal"], "No such option: --sorce"),
+    (["val"], "Missing option '--model'"),
+    (["trian"], "No such command 'trian'"),
+])
+def test_usage_mistakes_are_one_line_and_exit_2(args, message, capsys):
+    code, _, err = run(capsys, *args)
+    assert code == 2 and err.strip().startswith("error:") and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_no_arguments_shows_help(capsys):
+    code, out, err = run(capsys)
+    assert code == 0 and "train" in out and "error" not in err
 
 
 def test_debug_shows_the_traceback():

@@ -152,7 +152,7 @@ def compare(
     from foveal.compare import compare_runs, format_table, write_comparison
 
     rows = compare_runs(runs)
-    Console().print(format_table(rows))
+    Console(width=200).print(format_table(rows))
     chart, table = write_comparison(rows, out or runs[0].parent / "compare.png")
     typer.echo(f"chart: {chart}\ntable: {table}")
 
@@ -209,30 +209,37 @@ def _print_summary(metrics: dict, per_class: bool = False) -> None:
             typer.echo(f"  {name:>20}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  f1 {m['f1']:.3f}  n {m['support']}")
 
 
+def _usage_errors() -> tuple[type[BaseException], type[BaseException]]:
+    """typer 0.29 raises the exceptions of its own vendored click, not the `click` package's."""
+    try:
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:  # an older typer on the real click
+        from click.exceptions import NoArgsIsHelpError, UsageError
+    return UsageError, NoArgsIsHelpError
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; turn bad input into one line on stderr and a non-zero exit code."""
-    import click
-
+    usage_error, no_args_is_help = _usage_errors()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
         app(args=args, standalone_mode=False, prog_name="foveal")
+        return 0
+    except no_args_is_help:  # `foveal` alone: the help was printed
         return 0
     except FovealError as err:
         if debug:
             raise
         typer.echo(f"error: {err}", err=True)
         return 2
-    except click.exceptions.UsageError as err:
+    except usage_error as err:
         typer.echo(f"error: {err.format_message()}", err=True)
         return 2
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        return 130
-    except KeyboardInterrupt:
+    except (typer.Abort, KeyboardInterrupt):
         typer.echo("interrupted", err=True)
         return 130
-    except click.exceptions.Exit as ex:
+    except typer.Exit as ex:
         return ex.exit_code
     except Exception as err:  # a bug, not bad input: still one line unless --debug
         if debug:
