@@ -61,3 +61,5 @@ def test_normalize_matches_to_tensor_then_normalize():
     out = Normalize(mean, std, channels_last=True)(x)
     torch.testing.assert_close(out, expect, rtol=1e-5, atol=1e-5)
     assert out.is_contiguous(memory_format=torch.channels_last)
+    unit = Normalize((0.0,) * 3, (1.0,) * 3)
+    assert unit.unit and torch.equal(unit(x), x.float() / 255)

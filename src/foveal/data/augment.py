@@ -15,9 +15,13 @@ class Normalize:
         self.scale = 1 / (255 * torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self.shift = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255
         self.channels_last = channels_last
+        self.unit = all(m == 0 for m in mean) and all(s == 1 for s in std)  # ToTensor's [0, 1]: one division
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out = (x.float() - self.shift.to(x.device)) * self.scale.to(x.device)
+        if self.unit:
+            out = x.float().div_(255)  # bit for bit what ToTensor gives
+        else:
+            out = (x.float() - self.shift.to(x.device)) * self.scale.to(x.device)
         return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
 
 

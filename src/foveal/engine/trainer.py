@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -184,15 +185,19 @@ class Trainer:
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         seen, steps = 0, len(self.train_loader)
         bar = EpochProgress(epoch, self.cfg.epochs, steps, enabled=self.progress)
+        # the hot loop: no work that does nothing (a disabled autocast, a constant schedule's step), no .item()
+        autocast = (lambda: torch.autocast(self.device.type, dtype=self.amp)) if self.amp else contextlib.nullcontext
+        step_schedule = not (self.cfg.schedule == "constant" and self.cfg.warmup_epochs == 0)
         for step, batch in enumerate(self.train_loader.epoch(epoch), 1):
-            with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
+            with autocast():
                 loss, n_correct = task.loss(model, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
+            if step_schedule:
+                sched.step()
             n = len(batch[1])
-            loss_sum += loss.detach() * n
+            loss_sum.add_(loss.detach(), alpha=n)
             correct += n_correct
             seen += n
             if bar.due():
