@@ -272,6 +272,25 @@ def hardware() -> dict:
             "platform": platform.platform()}
 
 
+def foveal_source() -> dict:
+    """foveal's version and a hash of its Python sources, to tell which code a result file measured."""
+    import hashlib
+    import importlib
+
+    import foveal
+
+    # import the training path now: foveal imports some of it lazily, and the sources may change while we run
+    for mod in ("foveal.data", "foveal.engine.trainer", "foveal.engine.checkpoint", "foveal.tasks.classify",
+                "foveal.tasks.classify_report", "foveal.models.registry", "foveal.models.seed"):
+        importlib.import_module(mod)
+
+    pkg = Path(foveal.__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+    return {"version": getattr(foveal, "__version__", None), "path": str(pkg), "source_sha256": h.hexdigest()[:16]}
+
+
 def print_table(summaries: list[dict]) -> None:
     head = (f"{'model':<8} {'n':>2}  {'plain acc':>14} {'plain t':>8}  {'foveal acc (last)':>17} {'foveal acc (best)':>17} "
             f"{'foveal t':>8}  {'Δ acc':>7} {'t ratio':>7} {'target':>6}  {'acc':>4} {'time':>4}")
@@ -307,8 +326,10 @@ def main(argv: list[str] | None = None) -> int:
 
     root = args.data_root or default_data_root()
     hw = hardware()
+    source = foveal_source()  # imports foveal now, so every run of this process uses this code
     print(f"CPU: {hw['cpu']} | cores: {hw['cores']} | torch threads: {hw['torch_threads']} | native bf16: {hw['cpu_bf16']}")
     print(f"torch {hw['torch']} | torchvision {hw['torchvision']} | python {hw['python']}")
+    print(f"foveal {source['version']} from {source['path']} (sources sha256 {source['source_sha256']})")
     print(f"data root: {root}")
     train_data, test_data = plain_datasets(root)
 
@@ -347,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "benchmark": "plain_loop", "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "hardware": hw, "data_root": root, "quick": args.quick,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "hardware": hw, "foveal": source, "data_root": root, "quick": args.quick,
         "settings": {"data": "fashion-mnist", "epochs": EPOCHS, "batch_size": BATCH_SIZE, "optimizer": "sgd", "lr": LR},
         "noise_threshold": args.noise_threshold, "summary": summaries, "runs": runs, "pass": ok,
     }, indent=2))

@@ -133,14 +133,12 @@ class TensorLoader:
     def epoch(self, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.data)
         g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        order = torch.randperm(n, generator=g).to(self.device) if self.shuffle else None
+        images, labels = self.images, self.labels
+        if self.shuffle:  # one permuted copy per epoch, so every batch is a free slice, not a gather
+            order = torch.randperm(n, generator=g).to(self.device)
+            images, labels = images[order], labels[order]
         for start in range(0, n, self.batch_size):
-            if order is None:
-                x = self.images[start : start + self.batch_size]
-                y = self.labels[start : start + self.batch_size]
-            else:
-                idx = order[start : start + self.batch_size]
-                x, y = self.images[idx], self.labels[idx]
+            x, y = images[start : start + self.batch_size], labels[start : start + self.batch_size]
             if self.augment is not None:
                 x = self.augment(x, g)
             yield x, y
