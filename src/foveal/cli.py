@@ -55,6 +55,7 @@ def train(
     warmup_epochs: Annotated[Optional[float], Opt()] = None,
     label_smoothing: Annotated[Optional[float], Opt()] = None,
     augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Batched flip + translate.")] = None,
+    normalize: Annotated[Optional[str], Opt(help="unit ([0, 1], as ToTensor) or dataset (its mean/std); default: the model's.")] = None,
     hidden: Annotated[Optional[int], Opt(help="Hidden width of the seed models.")] = None,
     img_size: Annotated[Optional[int], Opt(help="Resize images to this square size.")] = None,
     fraction: Annotated[Optional[float], Opt(help="Train on this fraction of the training images.")] = None,
@@ -77,7 +78,7 @@ def train(
     overrides = {**parse_overrides(set_ or []), **{k: v for k, v in dict(
         data_root=data_root, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
         weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
-        augment=augment, hidden=hidden, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
+        augment=augment, normalize=normalize, hidden=hidden, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
         device=device, amp=amp, patience=patience, project=project, name=name).items() if v is not None}}
     if resume:
         m = Model(resume)

@@ -131,3 +131,12 @@ def test_resume_refuses_another_task_or_class_count(tmp_path, digits):
         Trainer(TrainConfig.from_dict(ckpt["config"]), digits, resume=ckpt, progress=False)
     with pytest.raises(FovealError, match="cannot change lr when resuming"):
         Model(r.run_dir).train(resume=r.last, lr=0.5, epochs=2)
+
+
+def test_normalize_defaults_to_the_models_and_can_be_overridden(tmp_path, digits):
+    from foveal.models.card import ModelCard
+
+    seed = ModelCard.from_dict(load_checkpoint(fit(tmp_path, digits, name="u", epochs=1).last)["card"])
+    assert seed.mean == (0.0,) and seed.std == (1.0,)  # the tutorial's ToTensor scaling
+    data = ModelCard.from_dict(load_checkpoint(fit(tmp_path, digits, name="d", epochs=1, normalize="dataset").last)["card"])
+    assert data.mean == pytest.approx(digits.train.mean_std()[0]) and data.std != (1.0,)
