@@ -55,8 +55,7 @@ class Model:
     def config(self, config_file: str | Path | None = None, **overrides: Any) -> TrainConfig:
         base = {"task": self.task, "model": self.name, **self.model_kwargs}
         given = {k: v for k, v in overrides.items() if v is not None}
-        cfg = TrainConfig.load(config_file, {**base, **given})
-        return cfg
+        return TrainConfig.load(config_file, {**base, **given})
 
     def train(self, data: str | Path | None = None, *, config: str | Path | None = None, resume: str | Path | bool | None = None,
               progress: bool = True, **overrides: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def write_classification_report(
     run_dir: Path, data: ImageSet, probs: torch.Tensor, targets: torch.Tensor, classes: Sequence[str], history: list[dict],
     seed: int = 0,
 ) -> None:
-    from foveal.viz.plots import image_grid, plot_confusion, plot_curves
+    from foveal.viz.plots import plot_confusion, plot_curves
 
     preds = probs.argmax(1)
     cm = confusion_matrix(preds, targets, len(classes))
@@ -30,15 +30,17 @@ def write_classification_report(
 
     g = torch.Generator().manual_seed(seed)
     sample = torch.randperm(len(data), generator=g)[:GRID_SIZE]
-    _grid(image_grid, data, probs, preds, targets, classes, sample, run_dir / "samples.png")
+    _grid(data, probs, preds, targets, classes, sample, run_dir / "samples.png")
     wrong = (preds != targets).nonzero().flatten()
     if len(wrong):
         confidence = probs[wrong, preds[wrong]]
         worst = wrong[confidence.argsort(descending=True)[:GRID_SIZE]]
-        _grid(image_grid, data, probs, preds, targets, classes, worst, run_dir / "most_wrong.png")
+        _grid(data, probs, preds, targets, classes, worst, run_dir / "most_wrong.png")
 
 
-def _grid(image_grid, data, probs, preds, targets, classes, index, path) -> None:
+def _grid(data, probs, preds, targets, classes, index, path) -> None:
+    from foveal.viz.plots import image_grid
+
     titles = [
         f"{classes[preds[i]]} {probs[i, preds[i]]:.0%}\n(true: {classes[targets[i]]})" for i in index.tolist()
     ]
