@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-
+from foveal.data.images import resize
 from foveal.data.named import get_dataset, list_datasets
 from foveal.data.tensors import DataSplits, ImageSet, split_off
 from foveal.errors import FovealError, unknown_name
@@ -49,10 +47,9 @@ def _load(spec: str, root, val_split, img_size, seed) -> DataSplits:
 
 
 def resize_splits(data: DataSplits, img_size: int) -> DataSplits:
-    def resize(s: ImageSet) -> ImageSet:
-        if s.size == (img_size, img_size):
-            return s
-        x = F.interpolate(s.images.float(), size=(img_size, img_size), mode="bilinear", antialias=True, align_corners=False)
-        return ImageSet(x.round_().clamp_(0, 255).to(torch.uint8), s.labels, s.classes, s.paths)
+    """Both splits at img_size x img_size, through the same resize that prediction applies to a single image."""
 
-    return DataSplits(data.name, resize(data.train), resize(data.val), data.notes)
+    def resized(s: ImageSet) -> ImageSet:
+        return ImageSet(resize(s.images, (img_size, img_size)), s.labels, s.classes, s.paths)
+
+    return DataSplits(data.name, resized(data.train), resized(data.val), data.notes)
