@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from foveal.data.tensors import DataSplits, ImageSet
+from foveal.fileio import save_atomic
 
 log = logging.getLogger("foveal")
 
@@ -37,19 +38,15 @@ def source_key(base: Path, files: Iterable[Path], args: dict[str, object]) -> st
 
 
 def save_splits(file: Path, data: DataSplits, warnings: list[str]) -> None:
-    """Write the decoded splits atomically (temp file + os.replace); a failure only logs a warning."""
+    """Write the decoded splits atomically; a failure only logs a warning."""
     blob: dict[str, object] = {"version": CACHE_VERSION, "name": data.name, "classes": list(data.classes)}
     blob.update(notes=list(data.notes), warnings=warnings)
     for k, s in (("t", data.train), ("v", data.val)):
         blob.update({f"{k}_images": s.images, f"{k}_labels": s.labels, f"{k}_paths": list(s.paths or [])})
-    tmp = file.with_name(f"{file.name}.{os.urandom(6).hex()}.tmp")
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(blob, tmp)
-        os.replace(tmp, file)
+        save_atomic(blob, file)
     except (OSError, RuntimeError) as exc:  # e.g. a read-only or full disk: just decode again next time
         log.warning("could not write the tensor cache %s: %s", file, exc)
-        tmp.unlink(missing_ok=True)
 
 
 def load_splits(file: Path) -> DataSplits | None:

@@ -6,14 +6,13 @@ A checkpoint is a dict of tensors and plain values: {"format", "version", "card"
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from foveal.errors import FovealError
+from foveal.fileio import save_atomic
 from foveal.models.card import ModelCard
 
 FORMAT = "foveal-checkpoint"
@@ -21,19 +20,7 @@ VERSION = 1
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, "version": VERSION, **payload}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return save_atomic({"format": FORMAT, "version": VERSION, **payload}, path)
 
 
 def resolve_checkpoint(path: str | Path, prefer: str = "best.pt") -> Path:
