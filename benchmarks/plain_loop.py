@@ -192,13 +192,23 @@ class Usage:
         return {"cpu_s": own, "others_cpu_share": others, "steal_fraction": (s1 - s0) / max(1, t1 - t0)}
 
 
+def keep_warm(seconds: float) -> None:
+    """Busy work on PyTorch's threads for `seconds`. Waiting by sleeping lets this VM's cores go idle, and the
+    first second or so of work after that runs slower (foveal's 1 s `linear` run took a median 1.20 s after a
+    3 s sleep against 1.03 s after 3 s of this, 5 runs each): a penalty that falls almost entirely on the short
+    run. Plain and foveal runs both wait this way."""
+    end, a = time.perf_counter() + seconds, torch.randn(256, 256)
+    while time.perf_counter() < end:
+        a @ a
+
+
 def wait_quiet(threshold: float, timeout: float) -> float:
-    """Wait until other processes use less than `threshold` of the machine for 3 s in a row (at most `timeout` s);
-    return the seconds waited."""
+    """Wait, keeping the cores warm, until other processes use less than `threshold` of the machine for 3 s in a
+    row (at most `timeout` s); return the seconds waited."""
     start, calm = time.perf_counter(), 0
     while calm < 3 and time.perf_counter() - start < timeout:
         u = Usage().start()
-        time.sleep(1.0)
+        keep_warm(1.0)
         calm = calm + 1 if u.stop()["others_cpu_share"] < threshold else 0
     waited = time.perf_counter() - start
     if calm < 3:
