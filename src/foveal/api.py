@@ -63,6 +63,7 @@ class Model:
         from foveal.data import load_data
         from foveal.engine.checkpoint import load_checkpoint, resolve_checkpoint
         from foveal.engine.trainer import Trainer
+        from foveal.engine.transfer import data_sizes
 
         ckpt = None
         if resume:
@@ -76,8 +77,8 @@ class Model:
         else:
             cfg = self.config(config, data=None if data is None else str(data), **overrides)
             run_dir = None
-        splits = load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, img_size=cfg.img_size, seed=cfg.seed,
-                           fraction=cfg.fraction)
+        splits = load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, seed=cfg.seed, fraction=cfg.fraction,
+                           **data_sizes(cfg))
         if ckpt is not None and ckpt["epoch"] >= cfg.epochs:
             raise FovealError(f"nothing to resume: {run_dir} already finished its {cfg.epochs} epochs")
         result = Trainer(cfg, splits, resume=ckpt, run_dir=run_dir, progress=progress).fit()

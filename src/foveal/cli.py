@@ -57,6 +57,11 @@ def train(
     augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Batched flip + translate.")] = None,
     normalize: Annotated[Optional[str], Opt(help="unit ([0, 1], as ToTensor) or dataset (its mean/std); default: the model's.")] = None,
     hidden: Annotated[Optional[int], Opt(help="Hidden width of the seed models.")] = None,
+    pretrained: Annotated[Optional[bool], Opt("--pretrained/--no-pretrained", help="Start from the model's pretrained (ImageNet) weights.")] = None,
+    weights: Annotated[Optional[str], Opt(help="Start from a local state dict (.pt/.pth) or .safetensors file.")] = None,
+    finetune: Annotated[Optional[str], Opt(help="With weights: head (frozen backbone, cached features), full or gradual.")] = None,
+    backbone_lr: Annotated[Optional[float], Opt(help="full/gradual: the backbone's lr as a fraction of --lr (default 0.1).")] = None,
+    auto_augment: Annotated[Optional[str], Opt(help="Transfer learning's train policy after crop + flip: trivial, rand or none.")] = None,
     img_size: Annotated[Optional[int], Opt(help="Resize images to this square size.")] = None,
     fraction: Annotated[Optional[float], Opt(help="Train on this fraction of the training images.")] = None,
     val_split: Annotated[Optional[float], Opt(help="Hold out this fraction when the data has no val split.")] = None,
@@ -78,7 +83,8 @@ def train(
     overrides = {**parse_overrides(set_ or []), **{k: v for k, v in dict(
         data_root=data_root, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
         weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
-        augment=augment, normalize=normalize, hidden=hidden, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
+        augment=augment, normalize=normalize, hidden=hidden, pretrained=pretrained, weights=weights, finetune=finetune,
+        backbone_lr=backbone_lr, auto_augment=auto_augment, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
         device=device, amp=amp, patience=patience, project=project, name=name).items() if v is not None}}
     if resume:
         m = Model(resume)
@@ -113,7 +119,8 @@ def val(
 @app.command()
 def predict(
     sources: Annotated[list[str], typer.Argument(help="Image files and folders.")],
-    model: Annotated[str, Opt(help="Checkpoint (runs/<run>/best.pt) or run folder.")],
+    model: Annotated[str, Opt(help="Checkpoint (runs/<run>/best.pt) or run folder; with --pretrained, a model name.")],
+    pretrained: Annotated[bool, Opt("--pretrained", help="Use the named model's pretrained ImageNet weights.")] = False,
     save: Annotated[bool, Opt("--save", help="Write annotated images to <project>/<name>/.")] = False,
     top_k: Annotated[int, Opt("--top-k", help="How many labels to show per image.")] = 3,
     format_: Annotated[str, Opt("--format", help="text or json.")] = "text",
@@ -128,7 +135,11 @@ def predict(
 
     if format_ not in ("text", "json"):
         raise FovealError(f"--format must be text or json; got {format_!r}")
-    out = Predictor.from_checkpoint(resolve_checkpoint(model), device=device).predict(sources)
+    if pretrained:
+        predictor = Predictor.from_pretrained(model, device=device)
+    else:
+        predictor = Predictor.from_checkpoint(resolve_checkpoint(model), device=device)
+    out = predictor.predict(sources)
     if format_ == "json":
         typer.echo(json.dumps([r.to_dict(top_k) for r in out.results], indent=2))
     else:

@@ -18,6 +18,8 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "onecycle")
 AMP_MODES = ("auto", "bf16", "off")
 NORMALIZE = ("unit", "dataset")
+FINETUNE = ("head", "full", "gradual")
+AUTO_AUGMENT = ("trivial", "rand", "none")
 
 
 @dataclass
@@ -41,6 +43,11 @@ class TrainConfig:
     normalize: str | None = None  # unit ([0, 1], as ToTensor) or dataset (its mean/std); None: the model's default
     augment: bool = False  # batched random flip + translate on the training set
     hidden: int | None = None  # hidden width of the seed models
+    pretrained: bool = False  # start from the model's pretrained (ImageNet) weights
+    weights: str | None = None  # start from a local state dict or .safetensors file
+    finetune: str | None = None  # head | full | gradual; None: full when starting from weights
+    backbone_lr: float = 0.1  # full/gradual: the backbone's learning rate as a fraction of lr
+    auto_augment: str = "trivial"  # transfer learning's train-time policy on top of crop + flip: trivial | rand | none
     seed: int = 42
     deterministic: bool = False
     device: str = "auto"
@@ -66,6 +73,13 @@ class TrainConfig:
         choice("amp", AMP_MODES)
         if self.normalize is not None:
             choice("normalize", NORMALIZE)
+        if self.finetune is not None:
+            choice("finetune", FINETUNE)
+            if not (self.pretrained or self.weights):
+                raise FovealError(f"finetune={self.finetune!r} needs starting weights: add --pretrained or --weights FILE")
+        choice("auto_augment", AUTO_AUGMENT)
+        if not 0 <= self.backbone_lr <= 1:
+            raise FovealError(f"backbone_lr is a fraction of lr in [0, 1]; got {self.backbone_lr}")
         for key in ("epochs", "batch_size", "eval_batch_size"):
             if int(getattr(self, key)) < 1:
                 raise FovealError(f"{key} must be at least 1; got {getattr(self, key)}")

@@ -146,6 +146,8 @@ def test_sizes_most_common_or_img_size(tmp_path: Path) -> None:
     small = load_path_data(tmp_path, img_size=6)
     assert small.train.images.shape[1:] == (1, 6, 6)
     assert_labels_match_pixels(small.train)
+    assert load_path_data(tmp_path, max_size=10).train.size == (8, 8)  # never enlarged
+    assert load_path_data(tmp_path, max_size=6).train.size == (6, 6)  # shrunk to at most max_size
 
 
 def test_channels_grey_modes_give_1_and_any_colour_gives_3(tmp_path: Path) -> None:

@@ -56,9 +56,10 @@ class _Plan:
 
 def load_path_data(
     path: str | Path, *, val_split: float | None = None, img_size: int | None = None, seed: int = 42,
-    cache_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None, max_size: int | None = None,
 ) -> DataSplits:
-    """Read an image data set from a folder or CSV into uint8 tensors, cached on disk."""
+    """Read an image data set from a folder or CSV into uint8 tensors, cached on disk. Without img_size the images
+    keep the most common size, shrunk to at most max_size x max_size."""
     root = Path(path).expanduser()
     if not root.exists():
         raise FovealError(f"data path {str(path)!r} does not exist; {_LAYOUT_HELP}")
@@ -70,12 +71,12 @@ def load_path_data(
     if val_split is not None and all(g.split != "all" for g in plan.groups):
         plan.notes.append(f"val_split={val_split} ignored: the data set has its own validation folder")
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in plan.name)[:40]
-    args = {"base": str(plan.base), "img_size": img_size, "val_split": val_split, "seed": seed}
+    args = {"base": str(plan.base), "img_size": img_size, "val_split": val_split, "seed": seed, "max_size": max_size}
     cache_file = cache_root(cache_dir) / f"{stem}-{source_key(plan.base, plan.files, args)}.pt"
     cached = load_splits(cache_file)
     if cached is not None:
         return cached
-    data = _build(plan, img_size, DEFAULT_VAL_SPLIT if val_split is None else val_split, seed)
+    data = _build(plan, img_size, DEFAULT_VAL_SPLIT if val_split is None else val_split, seed, max_size)
     save_splits(cache_file, data, [f"skipped {p}: {r}" for p, r in plan.skipped])
     return data
 
@@ -254,7 +255,7 @@ def _run(plan: _Plan, items: list[_Item], fn: Callable[[int], T]) -> tuple[list[
     return keep, results  # type: ignore[return-value]
 
 
-def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int) -> DataSplits:
+def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int, max_size: int | None = None) -> DataSplits:
     """Read headers, choose size and channels, decode every image once, and split."""
     for path, reason in plan.skipped:
         log.warning("skipped %s: %s", path, reason)
@@ -265,6 +266,8 @@ def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int) -> Da
 
     sizes = Counter((i.height, i.width) for i in infos)
     size = (img_size, img_size) if img_size else sizes.most_common(1)[0][0]
+    if not img_size and max_size and max(size) > max_size:
+        size = (max_size, max_size)
     channels = 1 if all(i.grey for i in infos) else 3
     images = torch.empty((len(items), channels, *size), dtype=torch.uint8)
 
@@ -274,7 +277,7 @@ def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int) -> Da
     keep, _ = _run(plan, items, decode)
     if len(keep) < len(items):
         items, images = [items[k] for k in keep], images[keep]
-    n_resized = len(items) if img_size else sum(n for s, n in sizes.items() if s != size)
+    n_resized = sum(n for s, n in sizes.items() if s != size)
     plan.notes.append(f"{len(items)} images as {channels}x{size[0]}x{size[1]}; {n_resized} resized")
     sets = []
     for g, group in enumerate(plan.groups):
@@ -282,6 +285,10 @@ def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int) -> Da
         index = {c: j for j, c in enumerate(group.classes)}
         labels = torch.tensor([index[items[k][2]] for k in idx], dtype=torch.int64)
         part = images if len(idx) == len(items) else images[idx]  # no copy for a single group
+        empty = [c for c, n in zip(group.classes, torch.bincount(labels, minlength=len(group.classes)).tolist()) if n == 0]
+        if empty:
+            raise FovealError(f"class {empty[0]!r} has no usable images in {group.split} data under {plan.base} "
+                              f"(every file of it was skipped or missing); remove the class or add images")
         sets.append(ImageSet(part, labels, group.classes, [str(items[k][1]) for k in idx]))
     if plan.groups[0].split == "all":
         sets = list(split_off(sets[0], val_split, seed))

@@ -91,6 +91,18 @@ class DataSplits:
         return self.train.classes
 
 
+@dataclass
+class FeatureSet:
+    """Cached float features (N, D) of an ImageSet, with its labels: what a frozen backbone saw."""
+
+    images: torch.Tensor  # named like ImageSet's so one TensorLoader batches both
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
 def split_off(data: ImageSet, fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
     """Split one set into (train, val), stratified by class so every class keeps its share."""
     g = torch.Generator().manual_seed(seed)
@@ -114,7 +126,7 @@ class TensorLoader:
 
     def __init__(
         self,
-        data: ImageSet,
+        data: ImageSet | FeatureSet,
         batch_size: int,
         shuffle: bool = False,
         seed: int = 0,

@@ -24,6 +24,7 @@ from foveal.engine.checkpoint import save_checkpoint
 from foveal.engine.device import autocast_dtype, select_device, use_channels_last
 from foveal.engine.progress import EpochProgress
 from foveal.engine.rundir import new_run_dir
+from foveal.engine.transfer import finetune_mode, initial_model, param_groups, set_trainable, transfer_card, uses_weights
 from foveal.errors import FovealError
 from foveal.models.card import ModelCard
 from foveal.models.registry import count_parameters
@@ -60,6 +61,8 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 def card_for(cfg: TrainConfig, data: DataSplits) -> ModelCard:
     from foveal.models.registry import get_model_spec
 
+    if uses_weights(cfg):
+        return transfer_card(cfg, data)
     normalize = cfg.normalize or get_model_spec(cfg.model).normalize
     if normalize == "unit":
         mean, std = (0.0,) * data.train.channels, (1.0,) * data.train.channels
@@ -92,7 +95,7 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     """foreach=True everywhere: one multi-tensor update per step instead of one per parameter (PyTorch picks it only
     on CUDA by default); for small models on a CPU the per-kernel cost is most of the step."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = param_groups(cfg, model)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                nesterov=cfg.momentum > 0, foreach=True)
@@ -124,14 +127,13 @@ class Trainer:
         seed_everything(cfg.seed, cfg.deterministic)
         self.device = select_device(cfg.device)
         self.card = ModelCard.from_dict(resume["card"]) if resume else card_for(cfg, data)
-        self.model = self.card.build().to(self.device)
+        self.model = (self.card.build() if resume else initial_model(cfg, self.card)).to(self.device)
         self.channels_last = use_channels_last(cfg.channels_last, self.model)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.amp = autocast_dtype(cfg.amp, self.device, self.model)
         self.task = get_task(cfg.task)(cfg, self.card, self.device, self.channels_last)
-        self.train_loader = self.task.train_loader(data)
-        self.val_loader = self.task.val_loader(data.val)
+        self.train_loader, self.val_loader = self.task.loaders(self.model, data)
         self.optimizer = make_optimizer(cfg, self.model)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg, len(self.train_loader)))
         self.history: list[dict[str, Any]] = []
@@ -195,6 +197,7 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         model, task, opt, sched = self.model, self.task, self.optimizer, self.scheduler
+        set_trainable(self.cfg, model, epoch)
         model.train()
         start = time.perf_counter()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
@@ -262,10 +265,13 @@ class Trainer:
         out = self.task.evaluate(self.model, self.val_loader)
         metrics = {
             "task": self.cfg.task, "model": self.cfg.model, "data": self.data.name, **out.metrics,
-            "train_time_s": sum(r["time_s"] for r in self.history), "epochs": len(self.history),
+            "train_time_s": sum(r["time_s"] for r in self.history) + self.task.features_time_s,
+            "epochs": len(self.history), "finetune": finetune_mode(self.cfg),
             "best_epoch": self.best_epoch, "parameters": count_parameters(self.model),
             "train_images_per_s": float(np.median([r["images_per_s"] for r in self.history])),
         }
+        if self.task.features_time_s:
+            metrics["features_time_s"] = self.task.features_time_s
         (self.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         self.task.write_report(self.run_dir, self.data.val, out, self.history)
         log.info("done: %s %.4f (best epoch %d) in %.1fs; results in %s", self.task.fitness_key,

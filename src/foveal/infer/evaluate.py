@@ -15,6 +15,7 @@ from foveal.data.tensors import ImageSet
 from foveal.engine.checkpoint import load_model
 from foveal.engine.device import select_device, use_channels_last
 from foveal.engine.rundir import new_run_dir
+from foveal.engine.transfer import data_sizes
 from foveal.errors import FovealError
 from foveal.tasks import get_task
 
@@ -31,7 +32,7 @@ def evaluate_checkpoint(
         cfg = cfg.replace(data_root=str(data_root))
     if batch_size:
         cfg = cfg.replace(eval_batch_size=batch_size)
-    splits = load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, img_size=cfg.img_size, seed=cfg.seed)
+    splits = load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, seed=cfg.seed, **data_sizes(cfg))
     val = _matching(splits, card)
     dev = select_device(device)
     channels_last = use_channels_last(cfg.channels_last, model)
@@ -57,7 +58,7 @@ def _matching(splits, card) -> ImageSet:
         )
     if splits.val.channels != card.in_channels:
         raise FovealError(f"the data has {splits.val.channels}-channel images, the model expects {card.in_channels}")
-    if splits.val.size != card.input_size:
+    if card.resize_size is None and splits.val.size != card.input_size:  # (with a resize size, the eval view sizes)
         if card.input_size[0] != card.input_size[1]:
             raise FovealError(f"the data's images are {splits.val.size}, the model expects {card.input_size}")
         splits = resize_splits(splits, card.input_size[0])

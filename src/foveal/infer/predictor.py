@@ -13,7 +13,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from foveal.data.augment import Normalize
-from foveal.data.images import UnreadableImage, read_image, resize
+from foveal.data.images import UnreadableImage, read_image
+from foveal.data.views import to_input
 from foveal.engine.checkpoint import load_model
 from foveal.engine.device import select_device, use_channels_last
 from foveal.infer.sources import expand_sources
@@ -45,13 +46,19 @@ class Predictor:
         model, card, _ = load_model(path)
         return cls(model, card, device, batch_size)
 
+    @classmethod
+    def from_pretrained(cls, name: str, device: str = "cpu", batch_size: int = 64) -> "Predictor":
+        """A pretrained model by name (`efficientnet_lite0`, `resnet18`, `timm/convnext_tiny`) with its own card."""
+        from foveal.models.pretrained import load_pretrained
+
+        model, card = load_pretrained(name)
+        return cls(model, card, device, batch_size)
+
     def prepare(self, image: torch.Tensor) -> torch.Tensor:
         """A decoded uint8 (C, H, W) image in the card's channels and input size."""
         if image.shape[0] != self.card.in_channels:
             image = image[:1] if self.card.in_channels == 1 else image[:1].expand(3, -1, -1)
-        if tuple(image.shape[1:]) != self.card.input_size:
-            image = resize(image, self.card.input_size)
-        return image
+        return to_input(image, self.card)
 
     @torch.inference_mode()
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ class ModelCard:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     interpolation: str = "bilinear"
+    resize_size: int | None = None  # shorter side resized to this, then centre-cropped to input_size; None: resize
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden": 10}
 
     def __post_init__(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,14 @@ import torch.nn.functional as F
 
 from foveal.config import TrainConfig
 from foveal.data.augment import FlipTranslate, Normalize
-from foveal.data.tensors import DataSplits, ImageSet, TensorLoader
+from foveal.data.tensors import DataSplits, FeatureSet, ImageSet, TensorLoader
+from foveal.data.views import EvalView, TrainView
+from foveal.engine.transfer import extract_features, finetune_mode
+from foveal.models.head import head
 from foveal.metrics.classification import classification_metrics
 from foveal.models.card import ModelCard
+
+log = logging.getLogger("foveal")
 
 
 @dataclass
@@ -34,18 +40,45 @@ class ClassifyTask:
         self.cfg, self.card, self.device = cfg, card, device
         self.normalize = Normalize(card.mean, card.std, channels_last)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.features_time_s = 0.0  # --finetune head: the seconds spent computing the backbone's features
+
+    def loaders(self, model: nn.Module, data: DataSplits) -> tuple[TensorLoader, TensorLoader]:
+        """(train, val) loaders. With --finetune head they hold the frozen backbone's features, computed once."""
+        if finetune_mode(self.cfg) != "head":
+            return self.train_loader(data), self.val_loader(data.val)
+        feats = []
+        for split in (data.train, data.val):
+            f, seconds = extract_features(model, self.val_loader(split), self.normalize)
+            feats.append(FeatureSet(f, split.labels, split.classes))
+            self.features_time_s += seconds
+        log.info("cached the frozen backbone's features (%d-d) of %d images in %.1fs", feats[0].images.shape[1],
+                 len(feats[0]) + len(feats[1]), self.features_time_s)
+        return (TensorLoader(feats[0], self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device),
+                TensorLoader(feats[1], self.cfg.eval_batch_size, shuffle=False, device=self.device))
 
     def train_loader(self, data: DataSplits) -> TensorLoader:
-        augment = FlipTranslate(flip=True, pad=max(1, data.train.size[0] // 16)) if self.cfg.augment else None
+        if self.card.resize_size is not None:  # transfer learning: crop + flip + policy to the card's input size
+            augment = TrainView(self.card, self.cfg.auto_augment)
+        elif self.cfg.augment:
+            augment = FlipTranslate(flip=True, pad=max(1, data.train.size[0] // 16))
+        else:
+            augment = None
         return TensorLoader(data.train, self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device, augment=augment)
 
     def val_loader(self, data: ImageSet) -> TensorLoader:
-        return TensorLoader(data, self.cfg.eval_batch_size, shuffle=False, device=self.device)
+        view = EvalView(self.card) if self.card.resize_size is not None else None
+        return TensorLoader(data, self.cfg.eval_batch_size, shuffle=False, device=self.device, augment=view)
+
+    def forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch: uint8 images through the whole model, or cached float features through its head."""
+        if x.is_floating_point():
+            return head(model)(x)
+        return model(self.normalize(x))
 
     def loss(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean loss, number of correct predictions) for one training batch."""
         x, y = batch
-        logits = model(self.normalize(x))
+        logits = self.forward(model, x)
         return self.criterion(logits.float(), y), (logits.argmax(1) == y).sum()
 
     @torch.inference_mode()
@@ -55,7 +88,7 @@ class ClassifyTask:
         model.eval()
         logits, targets = [], []
         for x, y in loader:
-            logits.append(model(self.normalize(x)).float().cpu())
+            logits.append(self.forward(model, x).float().cpu())
             targets.append(y.cpu())
         model.train(was_training)
         logits_t, targets_t = torch.cat(logits), torch.cat(targets)

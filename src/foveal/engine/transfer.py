@@ -1,0 +1,131 @@
+"""Transfer learning: start from pretrained or local weights, put a new head on, and choose what trains.
+
+- `head`: the backbone is frozen and runs once over the data (its features cached in memory); only the head trains.
+- `full`: every layer trains, the backbone at `backbone_lr` times the head's learning rate.
+- `gradual`: the head alone first, then the backbone's layer groups are unfrozen from the top down, all of them by
+  about the middle of the run (ULMFiT's gradual unfreezing), with the same lower backbone learning rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import torch
+import torch.nn as nn
+
+from foveal.config import TrainConfig
+from foveal.data.tensors import DataSplits
+from foveal.errors import FovealError
+from foveal.models.card import ModelCard
+from foveal.models.head import backbone_groups, backbone_parameters, find_head, head, replace_head, without_head
+
+log = logging.getLogger("foveal")
+
+
+def uses_weights(cfg: TrainConfig) -> bool:
+    return bool(cfg.pretrained or cfg.weights)
+
+
+def finetune_mode(cfg: TrainConfig) -> str | None:
+    return (cfg.finetune or "full") if uses_weights(cfg) else None
+
+
+def transfer_card(cfg: TrainConfig, data: DataSplits) -> ModelCard:
+    """The card of a fine-tuned model: the data's classes and channels with the pretrained weights' input size,
+    resize/crop, mean/std and interpolation."""
+    from foveal.models.pretrained import pretrained_card
+
+    base = pretrained_card(cfg.model)
+    if base is None:
+        raise FovealError(f"model {cfg.model!r} has no pretrained card; --pretrained and --weights work with torchvision "
+                          f"and timm models")
+    ch = data.train.channels
+    mean, std = (base.mean, base.std) if ch == 3 else ((sum(base.mean) / 3,) * ch, (sum(base.std) / 3,) * ch)
+    size = (cfg.img_size, cfg.img_size) if cfg.img_size else base.input_size
+    resize = base.resize_size if not cfg.img_size else int(round(cfg.img_size * base.resize_size / base.input_size[0]))
+    return ModelCard(cfg.task, cfg.model, data.classes, ch, size, mean, std, base.interpolation, resize_size=resize)
+
+
+def data_sizes(cfg: TrainConfig) -> dict:
+    """How load_data should size the images of this run. Trained from scratch: the run's img_size. Transfer
+    learning: each data set's own size, shrunk to at most the card's resize size (photos are not upsampled in
+    memory; each batch is brought to the input size by the train and eval views)."""
+    if not uses_weights(cfg):
+        return {"img_size": cfg.img_size}
+    from foveal.models.pretrained import pretrained_card
+
+    base = pretrained_card(cfg.model)
+    if base is None or base.resize_size is None:
+        return {"img_size": cfg.img_size}
+    scale = cfg.img_size / base.input_size[0] if cfg.img_size else 1.0
+    return {"img_size": None, "max_size": int(round(base.resize_size * scale))}
+
+
+def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
+    """The model a run starts from: pretrained weights with a new head, local weights, or a fresh initialisation."""
+    if cfg.pretrained:
+        from foveal.models.external import adapt_first_conv
+        from foveal.models.pretrained import load_pretrained
+
+        model, _ = load_pretrained(cfg.model)
+        if card.in_channels != 3:
+            adapt_first_conv(model, card.in_channels)
+        if head(model).out_features != card.num_classes:
+            replace_head(model, card.num_classes)
+        model.train()
+    else:
+        model = card.build()
+    if cfg.weights:
+        from foveal.models.pretrained import load_weights_file
+
+        kept = load_weights_file(model, cfg.weights)
+        if kept:
+            log.info("weights %s: %d tensor(s) left as initialised (a head for another class count): %s",
+                     cfg.weights, len(kept), ", ".join(kept[:4]))
+    if finetune_mode(cfg) is not None:
+        find_head(model)  # a model without a Linear head cannot be fine-tuned: say so before training starts
+    return model
+
+
+def param_groups(cfg: TrainConfig, model: nn.Module) -> list[dict]:
+    """The head at lr, the backbone at lr * backbone_lr (full, gradual) or left out (head)."""
+    mode = finetune_mode(cfg)
+    if mode is None:
+        return [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    head_params = list(head(model).parameters())
+    if mode == "head":
+        return [{"params": head_params}]
+    return [{"params": backbone_parameters(model), "lr": cfg.lr * cfg.backbone_lr}, {"params": head_params}]
+
+
+def set_trainable(cfg: TrainConfig, model: nn.Module, epoch: int) -> None:
+    """Freeze and unfreeze for this epoch (a pure function of the epoch, so a resumed run matches)."""
+    mode = finetune_mode(cfg)
+    if mode is None or mode == "full":
+        return
+    for p in backbone_parameters(model):
+        p.requires_grad_(False)
+    if mode == "gradual" and epoch > 1:
+        groups = backbone_groups(model)
+        step = math.ceil(len(groups) / max(1, cfg.epochs // 2))
+        n = min(len(groups), (epoch - 1) * step)
+        for g in groups[len(groups) - n:]:
+            for p in g:
+                p.requires_grad_(True)
+        log.info("epoch %d: training the head and the top %d of %d backbone layer groups", epoch, n, len(groups))
+
+
+@torch.inference_mode()
+def extract_features(model: nn.Module, loader, normalize) -> tuple[torch.Tensor, float]:
+    """The backbone's output (the head's input) for every image of a loader, in eval mode; and the seconds taken."""
+    start = time.perf_counter()
+    was_training = model.training
+    model.eval()
+    try:
+        with without_head(model) as backbone:
+            feats = [backbone(normalize(x)).float() for x, _ in loader]
+    finally:
+        model.train(was_training)
+    return torch.cat(feats), time.perf_counter() - start

@@ -1,0 +1,96 @@
+"""Transfer learning from efficientnet_lite0's real ImageNet weights: head (cached features), full, gradual."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+from PIL import Image
+
+import foveal
+from foveal.config import TrainConfig
+from foveal.engine.transfer import param_groups, set_trainable
+from foveal.errors import FovealError
+from foveal.infer.evaluate import evaluate_checkpoint
+from foveal.models.head import backbone_groups, backbone_parameters, find_head
+from foveal.models.pretrained import load_pretrained
+
+CLASSES = ("airplane", "frog")
+
+
+@pytest.fixture(scope="module")
+def photos(shared_data, tmp_path_factory):
+    """Real CIFAR-10 photos of two classes, some enlarged to other sizes and shapes, in train/ and val/ trees."""
+    root = tmp_path_factory.mktemp("photos")
+    for split, src, n in (("train", "train", 40), ("val", "test", 20)):
+        for c in CLASSES:
+            (root / split / c).mkdir(parents=True)
+            for i, f in enumerate(sorted((shared_data / "cifar10-jpg" / src / c).glob("*.jpg"))[:n]):
+                if i % 3 == 0:
+                    Image.open(f).resize((48 + i, 40)).save(root / split / c / f.name)
+                else:
+                    shutil.copy(f, root / split / c / f.name)
+    return root
+
+
+def small(**kw):
+    return {**dict(pretrained=True, img_size=64, epochs=2, batch_size=16, optimizer="adamw", lr=3e-3, seed=0,
+                   progress=False), **kw}
+
+
+def test_head_trains_on_cached_features_and_keeps_the_backbone(photos, tmp_path):
+    m = foveal.Model("efficientnet_lite0")
+    metrics = m.train(data=str(photos), finetune="head", project=str(tmp_path), name="head", **small(epochs=5))
+    assert metrics["finetune"] == "head" and metrics["features_time_s"] > 0
+    assert metrics["accuracy"] >= 0.8  # ImageNet features separate airplanes from frogs
+    ckpt = torch.load(m.checkpoint, weights_only=True)
+    pretrained, _ = load_pretrained("efficientnet_lite0")
+    for k, v in pretrained.state_dict().items():
+        if not k.startswith("classifier"):
+            assert torch.equal(ckpt["state_dict"][k], v), k
+    assert ckpt["card"]["resize_size"] == 73 and ckpt["card"]["input_size"] == [64, 64]
+    again, _ = evaluate_checkpoint(m.checkpoint, project=None)  # the whole model on the photos, not the cache
+    assert again["accuracy"] == pytest.approx(metrics["accuracy"], abs=1 / 40)
+
+
+def test_full_trains_every_layer_with_a_lower_backbone_lr(photos, tmp_path):
+    m = foveal.Model("efficientnet_lite0")
+    m.train(data=str(photos), finetune="full", project=str(tmp_path), name="full", **small(epochs=1))
+    ckpt = torch.load(m.checkpoint, weights_only=True)
+    pretrained, _ = load_pretrained("efficientnet_lite0")
+    assert not torch.equal(ckpt["state_dict"]["conv_stem.weight"], pretrained.conv_stem.weight)
+    groups = ckpt["optimizer"]["param_groups"]
+    assert groups[0]["initial_lr"] == pytest.approx(3e-4) and groups[1]["initial_lr"] == pytest.approx(3e-3)
+
+
+def test_gradual_unfreezes_from_the_top():
+    cfg = TrainConfig(model="efficientnet_lite0", pretrained=True, finetune="gradual", epochs=6)
+    model, _ = load_pretrained("efficientnet_lite0")
+    groups = backbone_groups(model)
+    trainable = []
+    for epoch in range(1, 7):
+        set_trainable(cfg, model, epoch)
+        trainable.append(sum(all(p.requires_grad for p in g) for g in groups))
+        assert all(p.requires_grad for p in find_head(model)[2].parameters())
+        assert groups[-1][0].requires_grad == (epoch > 1)
+    assert trainable[0] == 0 and trainable == sorted(trainable) and trainable[3] == len(groups)
+    assert len(param_groups(cfg, model)[0]["params"]) == len(backbone_parameters(model))
+
+
+def test_transfer_errors(photos, tmp_path):
+    with pytest.raises(FovealError, match="needs starting weights"):
+        TrainConfig(model="resnet18", finetune="head")
+    with pytest.raises(FovealError, match="no separable head"):
+        foveal.Model("squeezenet1_0").train(data=str(photos), weights=str(_squeezenet_weights(tmp_path)), finetune="head",
+                                            project=str(tmp_path), **{k: v for k, v in small().items() if k != "pretrained"})
+    with pytest.raises(FovealError, match="no pretrained card"):
+        foveal.Model("tinyvgg").train(data=str(photos), pretrained=True, project=str(tmp_path), progress=False)
+
+
+def _squeezenet_weights(tmp_path):
+    import torchvision
+
+    path = tmp_path / "squeezenet.pt"
+    torch.save(torchvision.models.squeezenet1_0().state_dict(), path)
+    return path
