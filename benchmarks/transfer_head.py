@@ -14,7 +14,8 @@ cifar10-jpg/test. Three runs in this one process:
 The claim checked: head reaches at least 70% test accuracy, its whole run takes less than half the plain loop's
 time, and full beats head in accuracy.
 
-    python benchmarks/transfer_head.py                      # ~25 min on 2 cores
+    python benchmarks/transfer_head.py --skip-full          # head vs plain loop, ~25 min on 2 cores
+    python benchmarks/transfer_head.py                      # plus --finetune full, ~50 min
     python benchmarks/transfer_head.py --per-class 100 --test-per-class 100 --full-epochs 1   # a smoke run
 """
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--per-class", type=int, default=500)
     ap.add_argument("--test-per-class", type=int, default=None, help="default: all 1,000 per class")
-    ap.add_argument("--epochs", type=int, default=10, help="head epochs, foveal and plain")
+    ap.add_argument("--epochs", type=int, default=5, help="head epochs, foveal and plain")
     ap.add_argument("--full-epochs", type=int, default=2)
     ap.add_argument("--skip-full", action="store_true")
     ap.add_argument("--out", default=str(HERE / "results" / "transfer_head.json"))
