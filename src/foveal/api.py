@@ -81,6 +81,12 @@ class Model:
                            **data_sizes(cfg))
         if ckpt is not None and ckpt["epoch"] >= cfg.epochs:
             raise FovealError(f"nothing to resume: {run_dir} already finished its {cfg.epochs} epochs")
+        if cfg.folds and ckpt is None:
+            from foveal.engine.folds import train_folds
+
+            self.run_dir, self.metrics = train_folds(cfg, splits, progress=progress)
+            self.checkpoint, self._config = self.run_dir / "fold1" / "best.pt", cfg.to_dict()
+            return self.metrics
         result = Trainer(cfg, splits, resume=ckpt, run_dir=run_dir, progress=progress).fit()
         self.run_dir, self.checkpoint, self.metrics = result.run_dir, result.best, result.metrics
         self._config = cfg.to_dict()
@@ -89,14 +95,14 @@ class Model:
     # --- val -------------------------------------------------------------------------------------------------
 
     def val(self, data: str | Path | None = None, *, data_root: str | Path | None = None, project: str | Path = "runs",
-            name: str = "val", batch_size: int | None = None, save: bool = True) -> dict[str, Any]:
+            name: str = "val", batch_size: int | None = None, save: bool = True, tta: bool = False) -> dict[str, Any]:
         """Evaluate the trained weights; without `data`, on the validation split they were trained against."""
         from foveal.infer.evaluate import evaluate_checkpoint
 
         self._need_checkpoint("val")
         metrics, run_dir = evaluate_checkpoint(
             self.checkpoint, data=data, data_root=data_root, project=project if save else None, name=name,
-            batch_size=batch_size,
+            batch_size=batch_size, tta=tta,
         )
         self.metrics = metrics
         if run_dir is not None:
@@ -106,13 +112,13 @@ class Model:
     # --- predict ---------------------------------------------------------------------------------------------
 
     def predict(self, source: str | Path | list[str | Path], *, save: bool = False, project: str | Path = "runs",
-                name: str = "predict", top_k: int = 3, device: str = "cpu") -> list[Classification]:
+                name: str = "predict", top_k: int = 3, device: str = "cpu", tta: bool = False) -> list[Classification]:
         from foveal.infer.predictor import Predictor
         from foveal.infer.save import save_annotated
 
         self._need_checkpoint("predict")
         sources = source if isinstance(source, (list, tuple)) else [source]
-        out = Predictor.from_checkpoint(self.checkpoint, device=device).predict(sources)
+        out = Predictor.from_checkpoint(self.checkpoint, device=device).predict(sources, tta=tta)
         if save and out.results:
             save_annotated(out, project, name, top_k)
         return out.results

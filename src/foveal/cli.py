@@ -62,6 +62,8 @@ def train(
     finetune: Annotated[Optional[str], Opt(help="With weights: head (frozen backbone, cached features), full or gradual.")] = None,
     backbone_lr: Annotated[Optional[float], Opt(help="full/gradual: the backbone's lr as a fraction of --lr (default 0.1).")] = None,
     auto_augment: Annotated[Optional[str], Opt(help="Transfer learning's train policy after crop + flip: trivial, rand or none.")] = None,
+    tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Evaluate with test-time augmentation (flips and shifted crops).")] = None,
+    folds: Annotated[Optional[int], Opt(help="K-fold cross-validation: K models on stratified folds, out-of-fold score.")] = None,
     img_size: Annotated[Optional[int], Opt(help="Resize images to this square size.")] = None,
     fraction: Annotated[Optional[float], Opt(help="Train on this fraction of the training images.")] = None,
     val_split: Annotated[Optional[float], Opt(help="Hold out this fraction when the data has no val split.")] = None,
@@ -84,7 +86,7 @@ def train(
         data_root=data_root, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
         weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
         augment=augment, normalize=normalize, hidden=hidden, pretrained=pretrained, weights=weights, finetune=finetune,
-        backbone_lr=backbone_lr, auto_augment=auto_augment, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
+        backbone_lr=backbone_lr, auto_augment=auto_augment, tta=tta, folds=folds, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
         device=device, amp=amp, patience=patience, project=project, name=name).items() if v is not None}}
     if resume:
         m = Model(resume)
@@ -99,17 +101,20 @@ def train(
 @app.command()
 def val(
     model: Annotated[str, Opt(help="Checkpoint (runs/<run>/best.pt) or run folder.")],
+    more: Annotated[Optional[list[str]], typer.Argument(help="More checkpoints: the models' probabilities are averaged (an ensemble).", show_default=False)] = None,
     data: Annotated[Optional[str], Opt(help="Data set name or path; default: the one it was trained on.")] = None,
     data_root: Annotated[Optional[str], Opt()] = None,
     batch_size: Annotated[Optional[int], Opt()] = None,
+    tta: Annotated[bool, Opt("--tta", help="Test-time augmentation: flips and shifted crops averaged.")] = False,
     project: Annotated[str, Opt()] = "runs",
     name: Annotated[str, Opt()] = "val",
     format_: Annotated[str, Opt("--format", help="text or json.")] = "text",
 ) -> None:
-    """Evaluate a trained model; writes metrics.json, the confusion matrix and image grids."""
-    from foveal.api import Model
+    """Evaluate a trained model (or an ensemble); writes metrics.json, the confusion matrix and image grids."""
+    from foveal.infer.evaluate import evaluate_checkpoints
 
-    metrics = Model(model).val(data=data, data_root=data_root, batch_size=batch_size, project=project, name=name)
+    metrics, _ = evaluate_checkpoints([model, *(more or [])], data=data, data_root=data_root, batch_size=batch_size,
+                                      tta=tta, project=project, name=name)
     if format_ == "json":
         typer.echo(json.dumps(metrics, indent=2))
     else:
@@ -118,39 +123,60 @@ def val(
 
 @app.command()
 def predict(
-    sources: Annotated[list[str], typer.Argument(help="Image files and folders.")],
+    sources: Annotated[list[str], typer.Argument(help="Image files and folders (checkpoints among them join --model as an ensemble).")],
     model: Annotated[str, Opt(help="Checkpoint (runs/<run>/best.pt) or run folder; with --pretrained, a model name.")],
     pretrained: Annotated[bool, Opt("--pretrained", help="Use the named model's pretrained ImageNet weights.")] = False,
+    tta: Annotated[bool, Opt("--tta", help="Test-time augmentation: flips and shifted crops averaged.")] = False,
     save: Annotated[bool, Opt("--save", help="Write annotated images to <project>/<name>/.")] = False,
     top_k: Annotated[int, Opt("--top-k", help="How many labels to show per image.")] = 3,
-    format_: Annotated[str, Opt("--format", help="text or json.")] = "text",
+    format_: Annotated[str, Opt("--format", help="text, json or csv (a Kaggle submission).")] = "text",
+    out: Annotated[Optional[Path], Opt(help="--format csv: the file to write (default submission.csv).")] = None,
+    proba: Annotated[bool, Opt("--proba", help="--format csv: one probability column per class instead of the label.")] = False,
+    header: Annotated[Optional[str], Opt(help="--format csv: column names, comma-separated (default id,label or id,<classes>).")] = None,
     project: Annotated[str, Opt()] = "runs",
     name: Annotated[str, Opt()] = "predict",
     device: Annotated[str, Opt()] = "cpu",
 ) -> None:
-    """Predict the class of images; unreadable files are reported and skipped."""
+    """Predict the class of images; unreadable files are reported and skipped. Several checkpoints: an ensemble."""
     from foveal.engine.checkpoint import resolve_checkpoint
-    from foveal.infer.predictor import Predictor
+    from foveal.infer.predictor import Predictor, predict_with
     from foveal.infer.save import save_annotated
 
-    if format_ not in ("text", "json"):
-        raise FovealError(f"--format must be text or json; got {format_!r}")
+    if format_ not in ("text", "json", "csv"):
+        raise FovealError(f"--format must be text, json or csv; got {format_!r}")
+    extra = [s for s in sources if _is_checkpoint(s)]
+    images = [s for s in sources if s not in extra]
     if pretrained:
-        predictor = Predictor.from_pretrained(model, device=device)
+        if extra:
+            raise FovealError("--pretrained predicts with one named model; checkpoints cannot join it")
+        predictors = [Predictor.from_pretrained(model, device=device)]
     else:
-        predictor = Predictor.from_checkpoint(resolve_checkpoint(model), device=device)
-    out = predictor.predict(sources)
-    if format_ == "json":
-        typer.echo(json.dumps([r.to_dict(top_k) for r in out.results], indent=2))
+        predictors = [Predictor.from_checkpoint(resolve_checkpoint(m), device=device) for m in [model, *extra]]
+    if not images:
+        raise FovealError("no images given: pass image files or folders after the options")
+    result = predict_with(predictors, images, tta=tta)
+    if format_ == "csv" and result.results:
+        from foveal.infer.submission import write_submission
+
+        path = write_submission(result.results, out or Path("submission.csv"), proba=proba,
+                                header=None if header is None else [h.strip() for h in header.split(",")])
+        typer.echo(f"submission: {path} ({len(result.results)} rows)")
+    elif format_ == "json":
+        typer.echo(json.dumps([r.to_dict(top_k) for r in result.results], indent=2))
     else:
-        for r in out.results:
+        for r in result.results:
             typer.echo(f"{r.source}: " + ", ".join(f"{label} {p:.1%}" for label, p in r.top(top_k)))
-    if save and out.results:
-        typer.echo(f"annotated images: {save_annotated(out, project, name, top_k)}")
-    if out.failed:
-        typer.echo(f"{len(out.failed)} file(s) could not be read and were skipped", err=True)
-    if not out.results:
+    if save and result.results:
+        typer.echo(f"annotated images: {save_annotated(result, project, name, top_k)}")
+    if result.failed:
+        typer.echo(f"{len(result.failed)} file(s) could not be read and were skipped", err=True)
+    if not result.results:
         raise FovealError("no image could be read")
+
+
+def _is_checkpoint(source: str) -> bool:
+    p = Path(source)
+    return (p.is_file() and p.suffix in (".pt", ".pth")) or (p.is_dir() and ((p / "best.pt").is_file() or (p / "last.pt").is_file()))
 
 
 @app.command()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import statistics
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,22 +13,18 @@ from foveal.api import read_metrics
 from foveal.engine.checkpoint import load_model, resolve_checkpoint
 from foveal.errors import FovealError
 from foveal.infer.predictor import Predictor
+from foveal.models.cost import count_macs, latency_ms
 from foveal.models.registry import count_parameters
 
-COLUMNS = ("name", "model", "data", "accuracy", "loss", "train_time_s", "parameters", "inference_images_per_s")
+COLUMNS = ("name", "model", "data", "accuracy", "loss", "train_time_s", "parameters", "macs", "latency_ms",
+           "inference_images_per_s")
 
 
 def inference_speed(predictor: Predictor, batch: int = 256, repeats: int = 5) -> float:
     """Images per second through the whole predict path (normalise + forward + softmax), median of repeats."""
     c, (h, w) = predictor.card.in_channels, predictor.card.input_size
     x = torch.randint(0, 256, (batch, c, h, w), dtype=torch.uint8)
-    predictor.probabilities(x[:8])  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        predictor.probabilities(x)
-        times.append(time.perf_counter() - t)
-    return batch / statistics.median(times)
+    return batch / (latency_ms(predictor.probabilities, x, repeats=repeats, warmup=1) / 1000)
 
 
 def compare_runs(run_dirs: Sequence[str | Path], *, speed: bool = True) -> list[dict[str, Any]]:
@@ -46,7 +40,12 @@ def compare_runs(run_dirs: Sequence[str | Path], *, speed: bool = True) -> list[
             "accuracy": metrics.get("accuracy"), "loss": metrics.get("loss"), "train_time_s": metrics.get("train_time_s"),
             "parameters": count_parameters(model),
         }
-        row["inference_images_per_s"] = inference_speed(Predictor(model, card)) if speed else None
+        row["macs"] = count_macs(model, card.in_channels, card.input_size)
+        predictor = Predictor(model, card)
+        if speed:
+            c, (h, w) = card.in_channels, card.input_size
+            row["latency_ms"] = latency_ms(predictor.probabilities, torch.randint(0, 256, (1, c, h, w), dtype=torch.uint8))
+            row["inference_images_per_s"] = inference_speed(predictor)
         rows.append(row)
     return rows
 
@@ -80,8 +79,10 @@ def format_table(rows: list[dict[str, Any]]):
 def _fmt(col: str, v: Any) -> str:
     if v is None:
         return "-"
-    if col == "parameters":
+    if col in ("parameters", "macs"):
         return f"{v:,}"
+    if col == "latency_ms":
+        return f"{v:.2f}"
     if col in ("accuracy",):
         return f"{v:.2%}"
     if col == "loss":

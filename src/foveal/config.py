@@ -47,6 +47,8 @@ class TrainConfig:
     weights: str | None = None  # start from a local state dict or .safetensors file
     finetune: str | None = None  # head | full | gradual; None: full when starting from weights
     backbone_lr: float = 0.1  # full/gradual: the backbone's learning rate as a fraction of lr
+    folds: int | None = None  # K-fold cross-validation: K models and their out-of-fold score
+    tta: bool = False  # evaluate with test-time augmentation (flips and shifted crops averaged)
     auto_augment: str = "trivial"  # transfer learning's train-time policy on top of crop + flip: trivial | rand | none
     seed: int = 42
     deterministic: bool = False
@@ -78,6 +80,8 @@ class TrainConfig:
             if not (self.pretrained or self.weights):
                 raise FovealError(f"finetune={self.finetune!r} needs starting weights: add --pretrained or --weights FILE")
         choice("auto_augment", AUTO_AUGMENT)
+        if self.folds is not None and int(self.folds) < 2:
+            raise FovealError(f"folds must be at least 2; got {self.folds}")
         if not 0 <= self.backbone_lr <= 1:
             raise FovealError(f"backbone_lr is a fraction of lr in [0, 1]; got {self.backbone_lr}")
         for key in ("epochs", "batch_size", "eval_batch_size"):

@@ -27,6 +27,21 @@ def cache_root(cache_dir: str | Path | None) -> Path:
     return Path(env).expanduser() / "tensors" if env else Path.home() / ".cache" / "foveal" / "tensors"
 
 
+def features_root() -> Path:
+    env = os.environ.get("FOVEAL_CACHE")
+    return Path(env).expanduser() / "features" if env else Path.home() / ".cache" / "foveal" / "features"
+
+
+def tensors_key(tensors: Iterable[torch.Tensor], extra: dict[str, object]) -> str:
+    """Hash of the tensors' bytes, shapes and dtypes, and of `extra`."""
+    h = hashlib.sha256(json.dumps({"v": CACHE_VERSION, **extra}, sort_keys=True, default=str).encode())
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:24]
+
+
 def source_key(base: Path, files: Iterable[Path], args: dict[str, object]) -> str:
     """Hash of the load arguments and every source file's path relative to `base`, size and mtime."""
     h = hashlib.sha256()

@@ -40,6 +40,7 @@ class NonFiniteLoss(FovealError):
 class TrainResult:
     run_dir: Path
     metrics: dict[str, Any]
+    output: Any = None  # the task's evaluation of the best weights on the validation split (EvalOutput)
 
     @property
     def best(self) -> Path:
@@ -69,7 +70,8 @@ def card_for(cfg: TrainConfig, data: DataSplits) -> ModelCard:
     else:
         mean, std = data.train.mean_std()
     kwargs = {"hidden": cfg.hidden} if cfg.hidden else {}
-    return ModelCard(cfg.task, cfg.model, data.classes, data.train.channels, data.train.size, mean, std, model_kwargs=kwargs)
+    return ModelCard(cfg.task, cfg.model, data.classes, data.train.channels, data.train.size, mean, std, model_kwargs=kwargs,
+                     augmented=cfg.augment)
 
 
 def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
@@ -276,7 +278,7 @@ class Trainer:
         self.task.write_report(self.run_dir, self.data.val, out, self.history)
         log.info("done: %s %.4f (best epoch %d) in %.1fs; results in %s", self.task.fitness_key,
                  metrics[self.task.fitness_key], self.best_epoch, metrics["train_time_s"], self.run_dir)
-        return TrainResult(self.run_dir, metrics)
+        return TrainResult(self.run_dir, metrics, out)
 
 
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:

@@ -45,7 +45,8 @@ def transfer_card(cfg: TrainConfig, data: DataSplits) -> ModelCard:
     mean, std = (base.mean, base.std) if ch == 3 else ((sum(base.mean) / 3,) * ch, (sum(base.std) / 3,) * ch)
     size = (cfg.img_size, cfg.img_size) if cfg.img_size else base.input_size
     resize = base.resize_size if not cfg.img_size else int(round(cfg.img_size * base.resize_size / base.input_size[0]))
-    return ModelCard(cfg.task, cfg.model, data.classes, ch, size, mean, std, base.interpolation, resize_size=resize)
+    return ModelCard(cfg.task, cfg.model, data.classes, ch, size, mean, std, base.interpolation, resize_size=resize,
+                     augmented=True)  # the train view always flips
 
 
 def data_sizes(cfg: TrainConfig) -> dict:
@@ -118,14 +119,39 @@ def set_trainable(cfg: TrainConfig, model: nn.Module, epoch: int) -> None:
 
 
 @torch.inference_mode()
-def extract_features(model: nn.Module, loader, normalize) -> tuple[torch.Tensor, float]:
-    """The backbone's output (the head's input) for every image of a loader, in eval mode; and the seconds taken."""
-    start = time.perf_counter()
+def extract_features(model: nn.Module, loader, normalize) -> torch.Tensor:
+    """The backbone's output (the head's input) for every image of a loader, in eval mode and fp32."""
     was_training = model.training
     model.eval()
     try:
         with without_head(model) as backbone:
-            feats = [backbone(normalize(x)).float() for x, _ in loader]
+            return torch.cat([backbone(normalize(x)).float().cpu() for x, _ in loader])
     finally:
         model.train(was_training)
-    return torch.cat(feats), time.perf_counter() - start
+
+
+def cached_features(model: nn.Module, images, loader, normalize, card: ModelCard) -> tuple[torch.Tensor, float]:
+    """extract_features, kept on disk under $FOVEAL_CACHE/features keyed by the images, the backbone's weights and
+    the preprocessing, so a second head run on the same photos skips the backbone. Also returns the seconds spent."""
+    from foveal.data.cache import features_root, tensors_key
+    from foveal.fileio import save_atomic
+
+    start = time.perf_counter()
+    with without_head(model) as backbone:
+        weights = list(backbone.state_dict().values())
+    key = tensors_key([images, *weights], {"card": card.to_dict() | {"classes": None}, "torch": torch.__version__,
+                                           "channels_last": normalize.channels_last})
+    file = features_root() / f"{card.model.replace('/', '_')}-{key}.pt"
+    if file.is_file():
+        try:
+            feats = torch.load(file, weights_only=True)
+            log.info("backbone features loaded from cache %s", file)
+            return feats, time.perf_counter() - start
+        except Exception as exc:  # a truncated file: compute again
+            log.warning("ignoring unreadable feature cache %s: %s", file, exc)
+    feats = extract_features(model, loader, normalize)
+    try:
+        save_atomic(feats, file)
+    except (OSError, RuntimeError) as exc:
+        log.warning("could not write the feature cache %s: %s", file, exc)
+    return feats, time.perf_counter() - start

@@ -23,15 +23,52 @@ from foveal.tasks import get_task
 def evaluate_checkpoint(
     checkpoint: str | Path, *, data: str | Path | None = None, data_root: str | Path | None = None,
     project: str | Path | None = "runs", name: str = "val", batch_size: int | None = None, device: str = "cpu",
+    tta: bool = False,
 ) -> tuple[dict[str, Any], Path | None]:
+    return evaluate_checkpoints([checkpoint], data=data, data_root=data_root, project=project, name=name,
+                                batch_size=batch_size, device=device, tta=tta)
+
+
+def evaluate_checkpoints(
+    checkpoints: list[str | Path], *, data: str | Path | None = None, data_root: str | Path | None = None,
+    project: str | Path | None = "runs", name: str = "val", batch_size: int | None = None, device: str = "cpu",
+    tta: bool = False,
+) -> tuple[dict[str, Any], Path | None]:
+    """Metrics of one checkpoint, or of several averaged (an ensemble: the mean of their probabilities), on the data
+    the first was trained on unless `data` is given. Each model sees the data with its own run's preprocessing."""
+    outs, first, same = [], None, {}
+    for checkpoint in checkpoints:
+        task, out, val, splits, cfg = _evaluate_one(checkpoint, data, data_root, batch_size, device, tta, same)
+        # every member is scored on the first one's validation images (the same data, split with the same seed)
+        same = {"data": cfg.data, "data_root": cfg.data_root, "seed": cfg.seed, "val_split": cfg.val_split}
+        if first is not None and tuple(first[2].classes) != tuple(val.classes):
+            raise FovealError(f"cannot ensemble {checkpoint}: its classes differ from those of {checkpoints[0]}")
+        if first is not None and not torch.equal(first[1].targets, out.targets):
+            raise FovealError(f"cannot ensemble {checkpoint}: it was validated on other images than {checkpoints[0]}")
+        first = first or (task, out, val, splits)
+        outs.append(out)
+    task, _, val, splits = first
+    out = outs[0] if len(outs) == 1 else task.combine(outs)
+    metrics = {"task": task.card.task, "model": task.card.model if len(outs) == 1 else f"ensemble of {len(outs)}",
+               "data": splits.name, **out.metrics}
+    run_dir = None
+    if project is not None:
+        run_dir = new_run_dir(project, name)
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        task.write_report(run_dir, val, out, [])
+    return metrics, run_dir
+
+
+def _evaluate_one(checkpoint, data, data_root, batch_size, device, tta, same):
     model, card, ckpt = load_model(checkpoint)
-    cfg = TrainConfig.from_dict(ckpt["config"])
+    cfg = TrainConfig.from_dict(ckpt["config"]).replace(**same)
     if data is not None:
         cfg = cfg.replace(data=str(data), data_root=None if data_root is None else str(data_root))
     elif data_root is not None:
         cfg = cfg.replace(data_root=str(data_root))
     if batch_size:
         cfg = cfg.replace(eval_batch_size=batch_size)
+    cfg = cfg.replace(tta=tta)
     splits = load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, seed=cfg.seed, **data_sizes(cfg))
     val = _matching(splits, card)
     dev = select_device(device)
@@ -40,14 +77,7 @@ def evaluate_checkpoint(
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     task = get_task(card.task)(cfg, card, dev, channels_last)
-    out = task.evaluate(model, task.val_loader(val))
-    metrics = {"task": card.task, "model": card.model, "data": splits.name, **out.metrics}
-    run_dir = None
-    if project is not None:
-        run_dir = new_run_dir(project, name)
-        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        task.write_report(run_dir, val, out, [])
-    return metrics, run_dir
+    return task, task.evaluate(model, task.val_loader(val)), val, splits, cfg
 
 
 def _matching(splits, card) -> ImageSet:

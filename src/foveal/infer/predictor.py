@@ -17,7 +17,9 @@ from foveal.data.images import UnreadableImage, read_image
 from foveal.data.views import to_input
 from foveal.engine.checkpoint import load_model
 from foveal.engine.device import select_device, use_channels_last
+from foveal.errors import FovealError
 from foveal.infer.sources import expand_sources
+from foveal.infer.tta import tta_probabilities
 from foveal.models.card import ModelCard
 from foveal.types import Classification
 
@@ -61,28 +63,48 @@ class Predictor:
         return to_input(image, self.card)
 
     @torch.inference_mode()
-    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, C) class probabilities for a uint8 (N, C, H, W) batch already in the card's input size."""
-        out = [
-            F.softmax(self.model(self.normalize(images[i : i + self.batch_size].to(self.device))).float(), 1).cpu()
-            for i in range(0, len(images), self.batch_size)
-        ]
+    def probabilities(self, images: torch.Tensor, tta: bool = False) -> torch.Tensor:
+        """(N, C) class probabilities for a uint8 (N, C, H, W) batch already in the card's input size; with `tta`,
+        averaged over flipped and shifted views."""
+        def logits(x: torch.Tensor) -> torch.Tensor:
+            return self.model(self.normalize(x.to(self.device))).float()
+
+        out = []
+        for i in range(0, len(images), self.batch_size):
+            x = images[i : i + self.batch_size]
+            out.append((tta_probabilities(logits, x, self.card.augmented) if tta else F.softmax(logits(x), 1)).cpu())
         return torch.cat(out)
 
-    def predict(self, sources: Iterable[str | Path]) -> Predictions:
-        paths = expand_sources(sources)
-        kept, images, failed = [], [], []
-        for p in paths:
-            try:
-                img = read_image(p, channels=self.card.in_channels)
-            except UnreadableImage as err:
-                log.warning("skipped %s: %s", p, err)
-                failed.append((str(p), str(err)))
-                continue
-            kept.append(p)
-            images.append(img)
-        if not images:
-            return Predictions([], [], failed)
-        probs = self.probabilities(torch.stack([self.prepare(i) for i in images]))
-        results = [Classification(pr.numpy(), self.card.classes, str(p)) for p, pr in zip(kept, probs)]
-        return Predictions(results, images, failed)
+    def image_probabilities(self, images: list[torch.Tensor], tta: bool = False) -> torch.Tensor:
+        """Probabilities for decoded images of any size, each brought to the card's input first."""
+        return self.probabilities(torch.stack([self.prepare(i) for i in images]), tta)
+
+    def predict(self, sources: Iterable[str | Path], tta: bool = False) -> Predictions:
+        return predict_with([self], sources, tta)
+
+
+def predict_with(predictors: list[Predictor], sources: Iterable[str | Path], tta: bool = False) -> Predictions:
+    """Read every image once; its probabilities are the mean over the predictors (an ensemble when there are
+    several: each applies its own card's preprocessing). Unreadable files are reported and skipped."""
+    classes = predictors[0].card.classes
+    for p in predictors[1:]:
+        if p.card.classes != classes:
+            raise FovealError(f"cannot ensemble models with different classes: {p.card.model} has {len(p.card.classes)} "
+                              f"({', '.join(p.card.classes[:3])}, ...), {predictors[0].card.model} has {len(classes)} "
+                              f"({', '.join(classes[:3])}, ...)")
+    channels = max(p.card.in_channels for p in predictors)
+    kept, images, failed = [], [], []
+    for path in expand_sources(sources):
+        try:
+            img = read_image(path, channels=channels)
+        except UnreadableImage as err:
+            log.warning("skipped %s: %s", path, err)
+            failed.append((str(path), str(err)))
+            continue
+        kept.append(path)
+        images.append(img)
+    if not images:
+        return Predictions([], [], failed)
+    probs = torch.stack([p.image_probabilities(images, tta) for p in predictors]).mean(0)
+    results = [Classification(pr.numpy(), classes, str(path)) for path, pr in zip(kept, probs)]
+    return Predictions(results, images, failed)

@@ -109,7 +109,7 @@ def _torchvision_card(name: str, weights) -> ModelCard:
     return ModelCard(
         task="classify", model=name, classes=tuple(weights.meta["categories"]), in_channels=3,
         input_size=(size, size), mean=tuple(t.mean), std=tuple(t.std), interpolation=t.interpolation.value,
-        resize_size=resize,
+        resize_size=resize, augmented=True,
     )
 
 
@@ -179,7 +179,7 @@ def imagenet_card(model: str, *, input_size: int, resize_size: int, interpolatio
     return ModelCard(
         task="classify", model=model, classes=classes or imagenet_classes(), in_channels=3,
         input_size=(input_size, input_size), mean=tuple(mean or IMAGENET_MEAN), std=tuple(std or IMAGENET_STD),
-        interpolation=interpolation, resize_size=resize_size,
+        interpolation=interpolation, resize_size=resize_size, augmented=True,  # ImageNet training flips
     )
 
 

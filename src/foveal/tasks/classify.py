@@ -15,7 +15,8 @@ from foveal.config import TrainConfig
 from foveal.data.augment import FlipTranslate, Normalize
 from foveal.data.tensors import DataSplits, FeatureSet, ImageSet, TensorLoader
 from foveal.data.views import EvalView, TrainView
-from foveal.engine.transfer import extract_features, finetune_mode
+from foveal.engine.transfer import cached_features, finetune_mode
+from foveal.infer.tta import tta_probabilities
 from foveal.models.head import head
 from foveal.metrics.classification import classification_metrics
 from foveal.models.card import ModelCard
@@ -47,9 +48,11 @@ class ClassifyTask:
         if finetune_mode(self.cfg) != "head":
             return self.train_loader(data), self.val_loader(data.val)
         feats = []
-        for split in (data.train, data.val):
-            f, seconds = extract_features(model, self.val_loader(split), self.normalize)
-            feats.append(FeatureSet(f, split.labels, split.classes))
+        for split in (data.train, data.val):  # batches of 64: big batches of 224 px activations only cost memory
+            view = EvalView(self.card)
+            loader = TensorLoader(split, min(64, self.cfg.eval_batch_size), device=self.device, augment=view)
+            f, seconds = cached_features(model, split.images, loader, self.normalize, self.card)
+            feats.append(FeatureSet(f.to(self.device), split.labels, split.classes))
             self.features_time_s += seconds
         log.info("cached the frozen backbone's features (%d-d) of %d images in %.1fs", feats[0].images.shape[1],
                  len(feats[0]) + len(feats[1]), self.features_time_s)
@@ -83,18 +86,36 @@ class ClassifyTask:
 
     @torch.inference_mode()
     def evaluate(self, model: nn.Module, loader: TensorLoader) -> EvalOutput:
-        """Batched, in inference mode and fp32, so that a reloaded checkpoint reproduces these numbers exactly."""
+        """Batched, in inference mode and fp32, so that a reloaded checkpoint reproduces these numbers exactly. With
+        cfg.tta, images (not cached features) are scored by the mean probability over flipped and shifted views."""
         was_training = model.training
         model.eval()
-        logits, targets = [], []
+        logits, probs, targets = [], [], []
         for x, y in loader:
-            logits.append(self.forward(model, x).float().cpu())
+            if self.cfg.tta and not x.is_floating_point():
+                probs.append(tta_probabilities(lambda v: self.forward(model, v), x, self.card.augmented).cpu())
+            else:
+                logits.append(self.forward(model, x).float().cpu())
             targets.append(y.cpu())
         model.train(was_training)
-        logits_t, targets_t = torch.cat(logits), torch.cat(targets)
-        metrics = classification_metrics(F.softmax(logits_t, 1), targets_t, self.card.classes)
-        metrics["loss"] = float(self.criterion(logits_t, targets_t))
-        return EvalOutput(metrics, F.softmax(logits_t, 1), targets_t)
+        if logits:
+            scores = torch.cat(logits)
+            return self.scored(F.softmax(scores, 1), torch.cat(targets), scores)
+        out = self.scored(torch.cat(probs), torch.cat(targets))
+        out.metrics["tta"] = True
+        return out
+
+    def scored(self, probs: torch.Tensor, targets: torch.Tensor, logits: torch.Tensor | None = None) -> EvalOutput:
+        """Metrics of (N, C) probabilities; the loss from the logits, or from log-probabilities when there are none
+        (they are logits whose softmax is the probabilities themselves)."""
+        metrics = classification_metrics(probs, targets, self.card.classes)
+        scores = logits if logits is not None else probs.clamp_min(1e-12).log()
+        metrics["loss"] = float(self.criterion(scores, targets))
+        return EvalOutput(metrics, probs, targets)
+
+    def combine(self, outs: list[EvalOutput]) -> EvalOutput:
+        """An ensemble's output: the mean of the members' probabilities, scored again."""
+        return self.scored(torch.stack([o.probs for o in outs]).mean(0), outs[0].targets)
 
     def write_report(self, run_dir: Path, data: ImageSet, out: EvalOutput, history: list[dict]) -> None:
         from foveal.tasks.classify_report import write_classification_report
