@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from plain_loop import default_data_root, hardware, keep_warm  # noqa: E402
 
-LR, BATCH = 1e-3, 64
+LR, BATCH = 3e-3, 64
 
 
 def subset_tree(src: Path, dst: Path, per_class: int | None) -> Path:

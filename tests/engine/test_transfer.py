@@ -52,6 +52,10 @@ def test_head_trains_on_cached_features_and_keeps_the_backbone(photos, tmp_path)
     assert ckpt["card"]["resize_size"] == 73 and ckpt["card"]["input_size"] == [64, 64]
     again, _ = evaluate_checkpoint(m.checkpoint, project=None)  # the whole model on the photos, not the cache
     assert again["accuracy"] == pytest.approx(metrics["accuracy"], abs=1 / 40)
+    second = foveal.Model("efficientnet_lite0")  # the same photos and backbone: features come from the disk cache
+    second.train(data=str(photos), finetune="head", project=str(tmp_path), **small(epochs=1))
+    assert second.run_dir.name == "efficientnet_lite0"  # timm/efficientnet_lite0 makes one folder
+    assert second.metrics["features_time_s"] < metrics["features_time_s"] / 3
 
 
 def test_full_trains_every_layer_with_a_lower_backbone_lr(photos, tmp_path):

@@ -19,7 +19,7 @@ import torch
 
 from foveal.config import TrainConfig
 from foveal.data.tensors import DataSplits, ImageSet
-from foveal.engine.rundir import new_run_dir
+from foveal.engine.rundir import new_run_dir, run_name
 from foveal.errors import FovealError
 
 log = logging.getLogger("foveal")
@@ -56,7 +56,7 @@ def train_folds(cfg: TrainConfig, data: DataSplits, progress: bool = True) -> tu
         small = images.classes[int(counts.argmin())]
         raise FovealError(f"--folds {k} needs at least {k} images of every class; {small!r} has {int(counts.min())}")
     ids = fold_ids(images.labels, k, cfg.seed)
-    parent = new_run_dir(cfg.project, cfg.name or cfg.model, cfg.exist_ok)
+    parent = new_run_dir(cfg.project, run_name(cfg), cfg.exist_ok)
     cfg.save(parent / "config.yaml")
     oof = torch.zeros(len(images), len(images.classes))
     per_fold, task = [], None

@@ -23,7 +23,7 @@ from foveal.data.tensors import DataSplits
 from foveal.engine.checkpoint import save_checkpoint
 from foveal.engine.device import autocast_dtype, select_device, use_channels_last
 from foveal.engine.progress import EpochProgress
-from foveal.engine.rundir import new_run_dir
+from foveal.engine.rundir import new_run_dir, run_name
 from foveal.engine.transfer import finetune_mode, initial_model, param_groups, set_trainable, transfer_card, uses_weights
 from foveal.errors import FovealError
 from foveal.models.card import ModelCard
@@ -142,7 +142,7 @@ class Trainer:
         self.start_epoch, self.best_fitness, self.best_epoch = 1, -math.inf, 0
         if resume is not None:
             self._restore(resume)
-        self.run_dir = run_dir or new_run_dir(cfg.project, cfg.name or cfg.model, cfg.exist_ok)
+        self.run_dir = run_dir or new_run_dir(cfg.project, run_name(cfg), cfg.exist_ok)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         self.model.load_state_dict(ckpt["state_dict"])
