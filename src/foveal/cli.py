@@ -92,7 +92,9 @@ def train(
         m = Model(resume)
         metrics = m.train(data=data, resume=resume, **overrides)
     else:
-        m = Model(model or "tinyvgg", task=task or "classify")
+        from foveal.models.pretrained import OFFLINE_PRETRAINED
+
+        m = Model(model or (OFFLINE_PRETRAINED if pretrained else "tinyvgg"), task=task or "classify")
         metrics = m.train(data=data, config=config, **overrides)
     _print_summary(metrics)
     typer.echo(f"best weights: {m.checkpoint}")
@@ -124,7 +126,7 @@ def val(
 @app.command()
 def predict(
     sources: Annotated[list[str], typer.Argument(help="Image files and folders (checkpoints among them join --model as an ensemble).")],
-    model: Annotated[str, Opt(help="Checkpoint (runs/<run>/best.pt) or run folder; with --pretrained, a model name.")],
+    model: Annotated[Optional[str], Opt(help="Checkpoint (runs/<run>/best.pt) or run folder; with --pretrained, a model name (default efficientnet_lite0).")] = None,
     pretrained: Annotated[bool, Opt("--pretrained", help="Use the named model's pretrained ImageNet weights.")] = False,
     tta: Annotated[bool, Opt("--tta", help="Test-time augmentation: flips and shifted crops averaged.")] = False,
     save: Annotated[bool, Opt("--save", help="Write annotated images to <project>/<name>/.")] = False,
@@ -149,9 +151,13 @@ def predict(
     if pretrained:
         if extra:
             raise FovealError("--pretrained predicts with one named model; checkpoints cannot join it")
-        predictors = [Predictor.from_pretrained(model, device=device)]
+        from foveal.models.pretrained import OFFLINE_PRETRAINED
+
+        predictors = [Predictor.from_pretrained(model or OFFLINE_PRETRAINED, device=device)]
+    elif model is None and not extra:
+        raise FovealError("which model? pass --model runs/<run>/best.pt, or --pretrained for ImageNet classes")
     else:
-        predictors = [Predictor.from_checkpoint(resolve_checkpoint(m), device=device) for m in [model, *extra]]
+        predictors = [Predictor.from_checkpoint(resolve_checkpoint(m), device=device) for m in [model, *extra] if m]
     if not images:
         raise FovealError("no images given: pass image files or folders after the options")
     result = predict_with(predictors, images, tta=tta)

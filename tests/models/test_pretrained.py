@@ -122,3 +122,16 @@ def test_weights_file_errors(tmp_path):
 
 def _offline(*args, **kwargs):
     raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+
+def test_cli_predict_pretrained_defaults_to_the_offline_model(photos, tmp_path, capsys):
+    import json
+
+    from foveal.cli import main
+
+    code = main(["-q", "predict", "--pretrained", str(photos / "chelsea.jpg"), "--format", "json", "--top-k", "5",
+                 "--save", "--project", str(tmp_path)])
+    out = json.loads(capsys.readouterr().out.split("annotated images:")[0])
+    assert code == 0 and out[0]["label"] in CATS and len(out[0]["top"]) == 5
+    assert (tmp_path / "predict" / "chelsea.png").is_file()
+    assert main(["-q", "predict", str(photos / "chelsea.jpg")]) == 2  # no model, no --pretrained: which model?
