@@ -20,16 +20,17 @@ log = logging.getLogger("foveal")
 CACHE_VERSION = 1
 
 
-def cache_root(cache_dir: str | Path | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
+def _cache_base() -> Path:
     env = os.environ.get("FOVEAL_CACHE")
-    return Path(env).expanduser() / "tensors" if env else Path.home() / ".cache" / "foveal" / "tensors"
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "foveal"
+
+
+def cache_root(cache_dir: str | Path | None) -> Path:
+    return Path(cache_dir).expanduser() if cache_dir is not None else _cache_base() / "tensors"
 
 
 def features_root() -> Path:
-    env = os.environ.get("FOVEAL_CACHE")
-    return Path(env).expanduser() / "features" if env else Path.home() / ".cache" / "foveal" / "features"
+    return _cache_base() / "features"
 
 
 def tensors_key(tensors: Iterable[torch.Tensor], extra: dict[str, object]) -> str:

@@ -1,6 +1,6 @@
 """Transfer learning: start from pretrained or local weights, put a new head on, and choose what trains.
 
-- `head`: the backbone is frozen and runs once over the data (its features cached in memory); only the head trains.
+- `head`: the backbone is frozen and runs once over the data (its features kept on disk); only the head trains.
 - `full`: every layer trains, the backbone at `backbone_lr` times the head's learning rate.
 - `gradual`: the head alone first, then the backbone's layer groups are unfrozen from the top down, all of them by
   about the middle of the run (ULMFiT's gradual unfreezing), with the same lower backbone learning rate.
@@ -43,10 +43,16 @@ def transfer_card(cfg: TrainConfig, data: DataSplits) -> ModelCard:
                           f"and timm models")
     ch = data.train.channels
     mean, std = (base.mean, base.std) if ch == 3 else ((sum(base.mean) / 3,) * ch, (sum(base.std) / 3,) * ch)
-    size = (cfg.img_size, cfg.img_size) if cfg.img_size else base.input_size
-    resize = base.resize_size if not cfg.img_size else int(round(cfg.img_size * base.resize_size / base.input_size[0]))
+    size, resize = _sizes(cfg, base)
     return ModelCard(cfg.task, cfg.model, data.classes, ch, size, mean, std, base.interpolation, resize_size=resize,
                      augmented=True)  # the train view always flips
+
+
+def _sizes(cfg: TrainConfig, base: ModelCard) -> tuple[tuple[int, int], int | None]:
+    """(input size, resize size): the pretrained card's, or both scaled so that the input is --img-size."""
+    if not cfg.img_size or base.resize_size is None:
+        return ((cfg.img_size, cfg.img_size) if cfg.img_size else base.input_size), base.resize_size
+    return (cfg.img_size, cfg.img_size), int(round(cfg.img_size * base.resize_size / base.input_size[0]))
 
 
 def data_sizes(cfg: TrainConfig) -> dict:
@@ -60,8 +66,7 @@ def data_sizes(cfg: TrainConfig) -> dict:
     base = pretrained_card(cfg.model)
     if base is None or base.resize_size is None:
         return {"img_size": cfg.img_size}
-    scale = cfg.img_size / base.input_size[0] if cfg.img_size else 1.0
-    return {"img_size": None, "max_size": int(round(base.resize_size * scale))}
+    return {"img_size": None, "max_size": _sizes(cfg, base)[1]}
 
 
 def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
