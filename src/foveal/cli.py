@@ -140,13 +140,13 @@ def predict(
     device: Annotated[str, Opt()] = "cpu",
 ) -> None:
     """Predict the class of images; unreadable files are reported and skipped. Several checkpoints: an ensemble."""
-    from foveal.engine.checkpoint import resolve_checkpoint
+    from foveal.engine.checkpoint import is_checkpoint, resolve_checkpoint
     from foveal.infer.predictor import Predictor, predict_with
     from foveal.infer.save import save_annotated
 
     if format_ not in ("text", "json", "csv"):
         raise FovealError(f"--format must be text, json or csv; got {format_!r}")
-    extra = [s for s in sources if _is_checkpoint(s)]
+    extra = [s for s in sources if is_checkpoint(s)]
     images = [s for s in sources if s not in extra]
     if pretrained:
         if extra:
@@ -178,11 +178,6 @@ def predict(
         typer.echo(f"{len(result.failed)} file(s) could not be read and were skipped", err=True)
     if not result.results:
         raise FovealError("no image could be read")
-
-
-def _is_checkpoint(source: str) -> bool:
-    p = Path(source)
-    return (p.is_file() and p.suffix in (".pt", ".pth")) or (p.is_dir() and ((p / "best.pt").is_file() or (p / "last.pt").is_file()))
 
 
 @app.command()

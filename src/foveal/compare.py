@@ -22,9 +22,14 @@ COLUMNS = ("name", "model", "data", "accuracy", "loss", "train_time_s", "paramet
 
 def inference_speed(predictor: Predictor, batch: int = 256, repeats: int = 5) -> float:
     """Images per second through the whole predict path (normalise + forward + softmax), median of repeats."""
-    c, (h, w) = predictor.card.in_channels, predictor.card.input_size
-    x = torch.randint(0, 256, (batch, c, h, w), dtype=torch.uint8)
+    x = random_images(predictor, batch)
     return batch / (latency_ms(predictor.probabilities, x, repeats=repeats, warmup=1) / 1000)
+
+
+def random_images(predictor: Predictor, n: int) -> torch.Tensor:
+    """n uint8 images of the card's channels and input size."""
+    c, (h, w) = predictor.card.in_channels, predictor.card.input_size
+    return torch.randint(0, 256, (n, c, h, w), dtype=torch.uint8)
 
 
 def compare_runs(run_dirs: Sequence[str | Path], *, speed: bool = True) -> list[dict[str, Any]]:
@@ -43,8 +48,7 @@ def compare_runs(run_dirs: Sequence[str | Path], *, speed: bool = True) -> list[
         row["macs"] = count_macs(model, card.in_channels, card.input_size)
         predictor = Predictor(model, card)
         if speed:
-            c, (h, w) = card.in_channels, card.input_size
-            row["latency_ms"] = latency_ms(predictor.probabilities, torch.randint(0, 256, (1, c, h, w), dtype=torch.uint8))
+            row["latency_ms"] = latency_ms(predictor.probabilities, random_images(predictor, 1))
             row["inference_images_per_s"] = inference_speed(predictor)
         rows.append(row)
     return rows

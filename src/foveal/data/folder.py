@@ -285,10 +285,6 @@ def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int, max_s
         index = {c: j for j, c in enumerate(group.classes)}
         labels = torch.tensor([index[items[k][2]] for k in idx], dtype=torch.int64)
         part = images if len(idx) == len(items) else images[idx]  # no copy for a single group
-        empty = [c for c, n in zip(group.classes, torch.bincount(labels, minlength=len(group.classes)).tolist()) if n == 0]
-        if empty:
-            raise FovealError(f"class {empty[0]!r} has no usable images in {group.split} data under {plan.base} "
-                              f"(every file of it was skipped or missing); remove the class or add images")
         sets.append(ImageSet(part, labels, group.classes, [str(items[k][1]) for k in idx]))
     if plan.groups[0].split == "all":
         sets = list(split_off(sets[0], val_split, seed))

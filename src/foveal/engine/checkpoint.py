@@ -23,11 +23,20 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return save_atomic({"format": FORMAT, "version": VERSION, **payload}, path)
 
 
+RUN_CHECKPOINTS = ("best.pt", "last.pt")
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    """Whether `path` is a checkpoint file or a run folder holding one (what resolve_checkpoint accepts)."""
+    p = Path(path)
+    return (p.is_file() and p.suffix in (".pt", ".pth")) or (p.is_dir() and any((p / n).is_file() for n in RUN_CHECKPOINTS))
+
+
 def resolve_checkpoint(path: str | Path, prefer: str = "best.pt") -> Path:
     """A checkpoint file, or a run folder (its best.pt, else last.pt)."""
     p = Path(path)
     if p.is_dir():
-        for name in (prefer, "best.pt", "last.pt"):
+        for name in (prefer, *RUN_CHECKPOINTS):
             if (p / name).is_file():
                 return p / name
         raise FovealError(f"no checkpoint (best.pt or last.pt) in run folder {p}")
