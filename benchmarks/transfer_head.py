@@ -24,6 +24,7 @@ time, and full beats head in accuracy.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -51,19 +52,23 @@ def subset_tree(src: Path, dst: Path, per_class: int | None) -> Path:
     return dst
 
 
-def run_foveal(data: Path, finetune: str, epochs: int, project: str, auto_augment: str = "trivial") -> dict:
+def run_foveal(data: Path, finetune: str, epochs: int, project: str, auto_augment: str = "trivial", head_epochs: int = 5,
+               lr: float = None) -> dict:
     import foveal
 
     os.environ["FOVEAL_CACHE"] = tempfile.mkdtemp()  # an empty tensor cache: decoding is part of the run
     start = time.perf_counter()
     m = foveal.Model("efficientnet_lite0")
     metrics = m.train(data=str(data), pretrained=True, finetune=finetune, epochs=epochs, batch_size=BATCH,
-                      optimizer="adamw", lr=LR, schedule="cosine", seed=0, project=project, name=finetune, progress=False,
-                      auto_augment=auto_augment)
+                      optimizer="adamw", lr=lr or LR, schedule="cosine", seed=0, project=project, name=finetune, progress=False,
+                      auto_augment=auto_augment, head_epochs=head_epochs)
     wall = time.perf_counter() - start
+    with (m.run_dir / "results.csv").open() as f:
+        by_epoch = [round(float(r["val_accuracy"]), 4) for r in csv.DictReader(f)]
     return {"runner": f"foveal {finetune}", "accuracy": metrics["accuracy"], "wall_s": wall, "auto_augment": auto_augment,
+            "lr": lr or LR, "train_images_per_s": metrics["train_images_per_s"],
             "train_time_s": metrics["train_time_s"], "features_time_s": metrics.get("features_time_s"),
-            "epochs": epochs}
+            "epochs": epochs, "head_epochs_first": head_epochs if finetune != "head" else None, "val_accuracy_by_epoch": by_epoch}
 
 
 def run_plain(train_dir: Path, test_dir: Path, epochs: int) -> dict:
@@ -112,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=5, help="head epochs, foveal and plain")
     ap.add_argument("--full-epochs", type=int, default=3)
     ap.add_argument("--full-augment", default="none", help="full's policy after crop + flip: trivial, rand or none")
+    ap.add_argument("--head-epochs", type=int, default=5, help="full: head epochs on cached features before every layer trains")
+    ap.add_argument("--full-lr", type=float, default=1e-3, help="full: the head's learning rate (the backbone's is 0.1 x)")
     ap.add_argument("--skip-full", action="store_true")
     ap.add_argument("--only-full", action="store_true", help="just the full fine-tune (head and plain: an earlier run)")
     ap.add_argument("--out", default=str(HERE / "results" / "transfer_head.json"))
@@ -125,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"hardware: {hardware()}", flush=True)
     runs = []
     if args.only_full:
-        full = run_foveal(data, "full", args.full_epochs, project, args.full_augment)
+        full = run_foveal(data, "full", args.full_epochs, project, args.full_augment, args.head_epochs, args.full_lr)
         print(f"  {full}", flush=True)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"benchmark": "transfer_head --only-full", "hardware": hardware(),
@@ -137,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {runs[-1]}", flush=True)
     if not args.skip_full:
         keep_warm(3.0)
-        runs.append(run_foveal(data, "full", args.full_epochs, project, args.full_augment))
+        runs.append(run_foveal(data, "full", args.full_epochs, project, args.full_augment, args.head_epochs, args.full_lr))
         print(f"  {runs[-1]}", flush=True)
     head, plain = runs[0], runs[1]
     ratio = head["wall_s"] / plain["wall_s"]

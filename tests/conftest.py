@@ -28,3 +28,29 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep caches and downloads of the tests out of the user's home."""
     monkeypatch.setenv("FOVEAL_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.setenv("FOVEAL_DATA", str(tmp_path_factory.getbasetemp() / "datasets"))
+
+
+@pytest.fixture
+def pycocotools_from_files(tmp_path):
+    """COCOeval's 12 summary numbers for (predictions, truths), read back from COCO JSON files written the documented
+    way: the independent route to check foveal's in-memory metrics against."""
+    import contextlib
+    import io
+    import json
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from foveal.metrics.detection import coco_documents
+
+    def stats(preds, truths):
+        gt_doc, results = coco_documents(preds, truths)
+        (tmp_path / "gt.json").write_text(json.dumps(gt_doc))
+        (tmp_path / "dt.json").write_text(json.dumps(results))
+        with contextlib.redirect_stdout(io.StringIO()):
+            gt = COCO(str(tmp_path / "gt.json"))
+            ev = COCOeval(gt, gt.loadRes(str(tmp_path / "dt.json")), "bbox")
+            ev.evaluate(), ev.accumulate(), ev.summarize()
+        return ev.stats
+
+    return stats

@@ -28,8 +28,11 @@ def _is_checkpoint_ref(model: str | Path) -> bool:
 class Model:
     """A model by registry name (untrained) or a checkpoint / run folder (trained)."""
 
-    def __init__(self, model: str | Path = "tinyvgg", task: str = "classify", **model_kwargs: Any) -> None:
+    def __init__(self, model: str | Path | None = None, task: str = "classify", **model_kwargs: Any) -> None:
+        from foveal.config import DEFAULT_MODELS
+
         self.task = Task.parse(task).value
+        model = model or DEFAULT_MODELS.get(self.task, "tinyvgg")
         self.checkpoint: Path | None = None
         self.run_dir: Path | None = None
         self.metrics: dict[str, Any] | None = None
@@ -53,17 +56,18 @@ class Model:
     # --- train ----------------------------------------------------------------------------------------------
 
     def config(self, config_file: str | Path | None = None, **overrides: Any) -> TrainConfig:
+        from foveal.config import TASK_DEFAULTS
+
         base = {"task": self.task, "model": self.name, **self.model_kwargs}
         given = {k: v for k, v in overrides.items() if v is not None}
-        return TrainConfig.load(config_file, {**base, **given})
+        return TrainConfig.load(config_file, {**base, **given}, defaults=TASK_DEFAULTS.get(self.task))
 
     def train(self, data: str | Path | None = None, *, config: str | Path | None = None, resume: str | Path | bool | None = None,
               progress: bool = True, **overrides: Any) -> dict[str, Any]:
         """Train and return the metrics of the best epoch; the run folder is in `self.run_dir`."""
-        from foveal.data import load_data
         from foveal.engine.checkpoint import load_checkpoint, resolve_checkpoint
         from foveal.engine.trainer import Trainer
-        from foveal.engine.transfer import data_sizes
+        from foveal.tasks import get_task
 
         ckpt = None
         if resume:
@@ -77,8 +81,7 @@ class Model:
         else:
             cfg = self.config(config, data=None if data is None else str(data), **overrides)
             run_dir = None
-        splits = load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, seed=cfg.seed, fraction=cfg.fraction,
-                           **data_sizes(cfg))
+        splits = get_task(cfg.task).load_data(cfg)
         if ckpt is not None and ckpt["epoch"] >= cfg.epochs:
             raise FovealError(f"nothing to resume: {run_dir} already finished its {cfg.epochs} epochs")
         if cfg.folds and ckpt is None:

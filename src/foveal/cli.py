@@ -44,7 +44,7 @@ def train(
     model: Annotated[Optional[str], Opt(help="Model name (foveal models) or, with --resume, ignored.")] = None,
     data: Annotated[Optional[str], Opt(help="Data set name (foveal datasets) or a path: image folder, CSV.")] = None,
     data_root: Annotated[Optional[str], Opt(help="Folder with a local copy of a named data set.")] = None,
-    task: Annotated[Optional[str], Opt(help="classify (detect and segment come later).")] = None,
+    task: Annotated[Optional[str], Opt(help="classify or detect (default model: tinyvgg, fcos).")] = None,
     epochs: Annotated[Optional[int], Opt()] = None,
     batch_size: Annotated[Optional[int], Opt()] = None,
     optimizer: Annotated[Optional[str], Opt(help="sgd, adam or adamw.")] = None,
@@ -54,13 +54,17 @@ def train(
     schedule: Annotated[Optional[str], Opt(help="constant, cosine or onecycle.")] = None,
     warmup_epochs: Annotated[Optional[float], Opt()] = None,
     label_smoothing: Annotated[Optional[float], Opt()] = None,
-    augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Batched flip + translate.")] = None,
+    augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Train-time augmentation: classify, batched flip + translate (off by default); detect, flip, crop, zoom, colour (on).")] = None,
     normalize: Annotated[Optional[str], Opt(help="unit ([0, 1], as ToTensor) or dataset (its mean/std); default: the model's.")] = None,
     hidden: Annotated[Optional[int], Opt(help="Hidden width of the seed models.")] = None,
     pretrained: Annotated[Optional[bool], Opt("--pretrained/--no-pretrained", help="Start from the model's pretrained (ImageNet) weights.")] = None,
     weights: Annotated[Optional[str], Opt(help="Start from a local state dict (.pt/.pth) or .safetensors file.")] = None,
     finetune: Annotated[Optional[str], Opt(help="With weights: head (frozen backbone, cached features), full or gradual.")] = None,
     backbone_lr: Annotated[Optional[float], Opt(help="full/gradual: the backbone's lr as a fraction of --lr (default 0.1).")] = None,
+    head_epochs: Annotated[Optional[int], Opt(help="full/gradual: epochs fitting the new head on cached backbone features first (default 5; 0: none).")] = None,
+    backbone: Annotated[Optional[str], Opt(help="detect: the timm backbone of fcos/retinanet/fasterrcnn (default efficientnet_lite0).")] = None,
+    max_det: Annotated[Optional[int], Opt("--max-det", help="detect: boxes kept per image (1: single-object localisation).")] = None,
+    time_limit: Annotated[Optional[float], Opt(help="Minutes to train: after epoch 1, as many epochs as fit, the schedule adjusted.")] = None,
     auto_augment: Annotated[Optional[str], Opt(help="Transfer learning's train policy after crop + flip: trivial, rand or none.")] = None,
     tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Evaluate with test-time augmentation (flips and shifted crops).")] = None,
     folds: Annotated[Optional[int], Opt(help="K-fold cross-validation: K models on stratified folds, out-of-fold score.")] = None,
@@ -86,7 +90,7 @@ def train(
         data_root=data_root, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
         weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
         augment=augment, normalize=normalize, hidden=hidden, pretrained=pretrained, weights=weights, finetune=finetune,
-        backbone_lr=backbone_lr, auto_augment=auto_augment, tta=tta, folds=folds, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
+        backbone_lr=backbone_lr, head_epochs=head_epochs, backbone=backbone, max_det=max_det, time_limit=time_limit, auto_augment=auto_augment, tta=tta, folds=folds, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
         device=device, amp=amp, patience=patience, project=project, name=name).items() if v is not None}}
     if resume:
         m = Model(resume)
@@ -94,7 +98,8 @@ def train(
     else:
         from foveal.models.pretrained import OFFLINE_PRETRAINED
 
-        m = Model(model or (OFFLINE_PRETRAINED if pretrained else "tinyvgg"), task=task or "classify")
+        classify = (task or "classify") == "classify"
+        m = Model(model or (OFFLINE_PRETRAINED if pretrained and classify else None), task=task or "classify")
         metrics = m.train(data=data, config=config, **overrides)
     _print_summary(metrics)
     typer.echo(f"best weights: {m.checkpoint}")
@@ -135,11 +140,18 @@ def predict(
     out: Annotated[Optional[Path], Opt(help="--format csv: the file to write (default submission.csv).")] = None,
     proba: Annotated[bool, Opt("--proba", help="--format csv: one probability column per class instead of the label.")] = False,
     header: Annotated[Optional[str], Opt(help="--format csv: column names, comma-separated (default id,label or id,<classes>).")] = None,
+    conf: Annotated[float, Opt(help="Detectors: keep boxes at least this confident.")] = 0.25,
+    iou: Annotated[float, Opt(help="Detectors: NMS overlap above which the weaker box is dropped.")] = 0.6,
+    classes: Annotated[Optional[str], Opt(help="Detectors: only these classes, comma-separated names or ids.")] = None,
+    max_det: Annotated[Optional[int], Opt("--max-det", help="Detectors: at most this many boxes per image.")] = None,
+    crop: Annotated[bool, Opt("--crop", help="Detectors: save each object as crops/<class>/<image>_<n>.jpg.")] = False,
+    margin: Annotated[float, Opt(help="Detectors: --crop grows each box by this fraction of its size per side.")] = 0.0,
     project: Annotated[str, Opt()] = "runs",
     name: Annotated[str, Opt()] = "predict",
     device: Annotated[str, Opt()] = "cpu",
 ) -> None:
-    """Predict the class of images; unreadable files are reported and skipped. Several checkpoints: an ensemble."""
+    """Predict what images show (classifiers) or where its objects are (detectors); unreadable files are reported and
+    skipped. Several classification checkpoints: an ensemble."""
     from foveal.engine.checkpoint import is_checkpoint, resolve_checkpoint
     from foveal.infer.predictor import Predictor, predict_with
     from foveal.infer.save import save_annotated
@@ -148,6 +160,12 @@ def predict(
         raise FovealError(f"--format must be text, json or csv; got {format_!r}")
     extra = [s for s in sources if is_checkpoint(s)]
     images = [s for s in sources if s not in extra]
+    if model and not pretrained and _task_of(resolve_checkpoint(model)) == "detect":
+        from foveal.infer.detect_cli import predict_detections
+
+        return predict_detections(resolve_checkpoint(model), images, conf=conf, iou=iou, max_det=max_det, format_=format_,
+                                  classes=[c.strip() for c in classes.split(",")] if classes else None, out=out,
+                                  save=save, crop=crop, margin=margin, project=project, name=name, device=device)
     if pretrained:
         if extra:
             raise FovealError("--pretrained predicts with one named model; checkpoints cannot join it")
@@ -178,6 +196,27 @@ def predict(
         typer.echo(f"{len(result.failed)} file(s) could not be read and were skipped", err=True)
     if not result.results:
         raise FovealError("no image could be read")
+
+
+def _task_of(checkpoint: Path) -> str:
+    from foveal.engine.checkpoint import load_checkpoint
+
+    return load_checkpoint(checkpoint)["card"]["task"]
+
+
+@app.command()
+def convert(
+    source: Annotated[str, typer.Argument(help="A YOLO data.yaml, a COCO .json or a Pascal VOC folder.")],
+    to: Annotated[str, Opt(help="yolo, coco or voc.")],
+    out: Annotated[Path, Opt(help="Where to write: a folder (yolo, voc) or a .json file (coco).")],
+    split: Annotated[Optional[str], Opt(help="Which split to convert (default: all for yolo, else train).")] = None,
+) -> None:
+    """Convert box labels between YOLO, COCO and Pascal VOC; images are linked, not copied."""
+    from foveal.data.detection.formats import convert as convert_boxes, read_boxes
+
+    path = convert_boxes(source, to, out, split)
+    counts = {k: (len(v), v.num_boxes) for k, v in read_boxes(path).items()}
+    typer.echo(f"{to}: {path} (" + ", ".join(f"{k}: {n} images, {b} boxes" for k, (n, b) in counts.items()) + ")")
 
 
 @app.command()
@@ -241,8 +280,12 @@ def models(
 
 
 def _print_summary(metrics: dict, per_class: bool = False) -> None:
-    keys = ("accuracy", "top5_accuracy", "loss", "log_loss", "f1_macro", "train_time_s")
+    keys = ("accuracy", "top5_accuracy", "loss", "log_loss", "f1_macro", "map", "map50", "map75", "map_small",
+            "map_medium", "map_large", "mar100", "train_time_s")
     typer.echo("  ".join(f"{k} {metrics[k]:.4f}" for k in keys if isinstance(metrics.get(k), float)))
+    if per_class and "per_class_ap" in metrics:  # a detector: AP@[.5:.95] per class, best first
+        for name, ap in sorted(metrics["per_class_ap"].items(), key=lambda kv: -kv[1]):
+            typer.echo(f"  {name:>20}  AP {ap:.3f}" if ap >= 0 else f"  {name:>20}  AP -   (no objects)")
     if per_class and "per_class" in metrics:
         for name, m in metrics["per_class"].items():
             typer.echo(f"  {name:>20}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  f1 {m['f1']:.3f}  n {m['support']}")

@@ -18,3 +18,9 @@ def unknown_name(kind: str, name: str, known: Iterable[str]) -> FovealError:
     if not close and len(known) > 20:
         hint += ", ..."
     return FovealError(f"unknown {kind} {name!r}{hint}")
+
+
+def short_list(names) -> str:
+    """'N [a, b, c, d, e, ...]': a class list short enough for a one-line message."""
+    names = list(names)
+    return f"{len(names)} [{', '.join(map(str, names[:5]))}{', ...' if len(names) > 5 else ''}]"

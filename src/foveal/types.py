@@ -113,6 +113,18 @@ class Detections:
         ids, n = np.unique(self.class_id, return_counts=True)
         return {self.classes[i]: int(c) for i, c in zip(ids, n)}
 
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "image_size": [int(v) for v in self.image_size],
+            "counts": self.counts(),
+            "objects": [
+                {"class": self.classes[c], "class_id": int(c), "confidence": round(float(s), 4),
+                 "box": [round(float(v), 2) for v in b]}
+                for b, s, c in zip(self.xyxy, self.confidence, self.class_id)
+            ],
+        }
+
 
 @dataclass(frozen=True)
 class Segmentation:

@@ -40,7 +40,11 @@ def test_bf16_and_channels_last_only_where_they_pay(monkeypatch):
 
 
 def test_progress_line_shows_loss_accuracy_and_speed():
-    line = Trainer._stats(torch.tensor(64.0), torch.tensor(24), 32, start=0.0)
-    assert line.startswith("loss 2.0000 acc 0.7500") and line.endswith("img/s")
+    from types import SimpleNamespace
+
+    from foveal.tasks.classify import ClassifyTask
+
+    line = Trainer._stats(SimpleNamespace(task=ClassifyTask), torch.tensor(64.0), torch.tensor(24), 32, start=0.0)
+    assert line.startswith("loss 2.0000 accuracy 0.7500") and line.endswith("img/s")
     bar = EpochProgress(1, 3, 10, enabled=False)
     assert not bar.due()

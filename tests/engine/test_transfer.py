@@ -68,8 +68,26 @@ def test_full_trains_every_layer_with_a_lower_backbone_lr(photos, tmp_path):
     assert groups[0]["initial_lr"] == pytest.approx(3e-4) and groups[1]["initial_lr"] == pytest.approx(3e-3)
 
 
-def test_gradual_unfreezes_from_the_top():
-    cfg = TrainConfig(model="efficientnet_lite0", pretrained=True, finetune="gradual", epochs=6)
+def test_full_fits_the_head_on_cached_features_before_any_layer_moves(photos, tmp_path):
+    from foveal.data import load_data
+    from foveal.engine.trainer import Trainer
+    from foveal.engine.transfer import data_sizes
+
+    cfg = TrainConfig(data=str(photos), model="efficientnet_lite0", pretrained=True, finetune="full", img_size=64,
+                      epochs=1, batch_size=16, optimizer="adamw", lr=3e-3, seed=0, project=str(tmp_path))
+    trainer = Trainer(cfg, load_data(cfg.data, **data_sizes(cfg)), progress=False)
+    out = trainer.task.evaluate(trainer.model, trainer.val_loader)
+    assert out.metrics["accuracy"] >= 0.8  # a random head would sit near 0.5 on two classes
+    pretrained, _ = load_pretrained("efficientnet_lite0")
+    assert torch.equal(trainer.model.conv_stem.weight, pretrained.conv_stem.weight)
+    assert trainer.task.features_time_s > 0
+    cold = Trainer(cfg.replace(head_epochs=0), load_data(cfg.data, **data_sizes(cfg)), progress=False)
+    assert cold.task.evaluate(cold.model, cold.val_loader).metrics["accuracy"] < out.metrics["accuracy"]
+
+
+@pytest.mark.parametrize("head_epochs, head_alone", [(0, 1), (5, 0)])
+def test_gradual_unfreezes_from_the_top(head_epochs, head_alone):
+    cfg = TrainConfig(model="efficientnet_lite0", pretrained=True, finetune="gradual", epochs=6, head_epochs=head_epochs)
     model, _ = load_pretrained("efficientnet_lite0")
     groups = backbone_groups(model)
     trainable = []
@@ -77,8 +95,9 @@ def test_gradual_unfreezes_from_the_top():
         set_trainable(cfg, model, epoch)
         trainable.append(sum(all(p.requires_grad for p in g) for g in groups))
         assert all(p.requires_grad for p in find_head(model)[2].parameters())
-        assert groups[-1][0].requires_grad == (epoch > 1)
-    assert trainable[0] == 0 and trainable == sorted(trainable) and trainable[3] == len(groups)
+        assert groups[-1][0].requires_grad == (epoch > head_alone)
+    assert trainable == sorted(trainable) and trainable[2 + head_alone] == len(groups)
+    assert (trainable[0] == 0) == (head_alone == 1)
     assert len(param_groups(cfg, model)[0]["params"]) == len(backbone_parameters(model))
 
 

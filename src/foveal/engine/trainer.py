@@ -21,10 +21,10 @@ import torch.nn as nn
 from foveal.config import TrainConfig
 from foveal.data.tensors import DataSplits
 from foveal.engine.checkpoint import save_checkpoint
-from foveal.engine.device import autocast_dtype, select_device, use_channels_last
+from foveal.engine.device import autocast_dtype, keep_freed_memory, select_device, use_channels_last
 from foveal.engine.progress import EpochProgress
 from foveal.engine.rundir import new_run_dir, run_name
-from foveal.engine.transfer import finetune_mode, initial_model, param_groups, set_trainable, transfer_card, uses_weights
+from foveal.engine.transfer import finetune_mode, param_groups, set_trainable, train_mode
 from foveal.errors import FovealError
 from foveal.models.card import ModelCard
 from foveal.models.registry import count_parameters
@@ -57,21 +57,6 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(deterministic, warn_only=True)  # per run, not left on for the next one
     torch.backends.cudnn.benchmark = not deterministic
-
-
-def card_for(cfg: TrainConfig, data: DataSplits) -> ModelCard:
-    from foveal.models.registry import get_model_spec
-
-    if uses_weights(cfg):
-        return transfer_card(cfg, data)
-    normalize = cfg.normalize or get_model_spec(cfg.model).normalize
-    if normalize == "unit":
-        mean, std = (0.0,) * data.train.channels, (1.0,) * data.train.channels
-    else:
-        mean, std = data.train.mean_std()
-    kwargs = {"hidden": cfg.hidden} if cfg.hidden else {}
-    return ModelCard(cfg.task, cfg.model, data.classes, data.train.channels, data.train.size, mean, std, model_kwargs=kwargs,
-                     augmented=cfg.augment)
 
 
 def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
@@ -128,14 +113,19 @@ class Trainer:
             check_resumable(resume, cfg, data)
         seed_everything(cfg.seed, cfg.deterministic)
         self.device = select_device(cfg.device)
-        self.card = ModelCard.from_dict(resume["card"]) if resume else card_for(cfg, data)
-        self.model = (self.card.build() if resume else initial_model(cfg, self.card)).to(self.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
+        task = get_task(cfg.task)
+        self.card = ModelCard.from_dict(resume["card"]) if resume else task.make_card(cfg, data)
+        self.model = (self.card.build() if resume else task.initial_model(cfg, self.card)).to(self.device)
         self.channels_last = use_channels_last(cfg.channels_last, self.model)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.amp = autocast_dtype(cfg.amp, self.device, self.model)
-        self.task = get_task(cfg.task)(cfg, self.card, self.device, self.channels_last)
+        self.amp = autocast_dtype(cfg.amp, self.device, self.model) if task.autocast else None
+        self.task = task(cfg, self.card, self.device, self.channels_last)
         self.train_loader, self.val_loader = self.task.loaders(self.model, data)
+        if resume is None:
+            self.task.before_training(self.model, data)
         self.optimizer = make_optimizer(cfg, self.model)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg, len(self.train_loader)))
         self.history: list[dict[str, Any]] = []
@@ -175,8 +165,10 @@ class Trainer:
             gc.unfreeze()
 
     def _fit_epochs(self, stale: int) -> TrainResult:
-        cfg = self.cfg
-        for epoch in range(self.start_epoch, cfg.epochs + 1):
+        epoch = self.start_epoch - 1
+        while epoch < self.cfg.epochs:
+            epoch += 1
+            cfg = self.cfg
             record = self._train_epoch(epoch)
             out = self.task.evaluate(self.model, self.val_loader)
             record.update({f"val_{k}": v for k, v in out.metrics.items() if isinstance(v, (int, float))})
@@ -189,21 +181,36 @@ class Trainer:
             else:
                 stale += 1
             self._save(epoch, improved)
-            log.info("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1fs  %.0f img/s%s",
-                     epoch, cfg.epochs, record["train_loss"], record["train_accuracy"], record["val_loss"],
-                     record["val_accuracy"], record["time_s"], record["images_per_s"], "  *best" if improved else "")
+            key = self.task.fitness_key
+            log.info("epoch %d/%d  train loss %.4f  val %s %.4f  %.1fs  %.0f img/s%s", epoch, cfg.epochs,
+                     record["train_loss"], key, record[f"val_{key}"], record["time_s"], record["images_per_s"],
+                     "  *best" if improved else "")
+            if cfg.time_limit and epoch == 1:
+                self._fit_time_limit(record["time_s"])
             if cfg.patience is not None and stale >= cfg.patience:
                 log.info("early stopping: no improvement in %d epochs (best epoch %d)", cfg.patience, self.best_epoch)
                 break
         return self._finish()
 
+    def _fit_time_limit(self, epoch_s: float) -> None:
+        """--time-limit: after the first epoch, as many epochs as fit in the budget, and the schedule stretched or
+        shrunk to end with them (as Ultralytics' `time=` does)."""
+        fits = max(1, int(self.cfg.time_limit * 60 // epoch_s))
+        if fits == self.cfg.epochs:
+            return
+        log.info("time limit %.1f min: %d epochs of %.1fs fit (asked for %d)", self.cfg.time_limit, fits, epoch_s, self.cfg.epochs)
+        self.cfg = self.cfg.replace(epochs=fits)
+        self.cfg.save(self.run_dir / "config.yaml")
+        factor = lr_factor(self.cfg, len(self.train_loader))
+        self.scheduler.lr_lambdas = [factor] * len(self.optimizer.param_groups)
+
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         model, task, opt, sched = self.model, self.task, self.optimizer, self.scheduler
         set_trainable(self.cfg, model, epoch)
-        model.train()
+        train_mode(self.cfg, model)
         start = time.perf_counter()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        tally = self.task.new_tally()  # what the task counts per batch: correct predictions, loss components
         seen, steps = 0, len(self.train_loader)
         bar = EpochProgress(epoch, self.cfg.epochs, steps, enabled=self.progress)
         # the hot loop: no work that does nothing (a disabled autocast, a constant schedule's step), no .item()
@@ -211,7 +218,7 @@ class Trainer:
         step_schedule = not (self.cfg.schedule == "constant" and self.cfg.warmup_epochs == 0)
         for step, batch in enumerate(self.train_loader.epoch(epoch), 1):
             with autocast():
-                loss, n_correct = task.loss(model, batch)
+                loss, counts = task.loss(model, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -219,20 +226,20 @@ class Trainer:
                 sched.step()
             n = len(batch[1])
             loss_sum.add_(loss.detach(), alpha=n)
-            correct += n_correct
+            tally = tally + counts
             seen += n
             if bar.due():
                 self._check_finite(loss_sum, epoch, step)
-                bar.update(step, self._stats(loss_sum, correct, seen, start))
-        bar.close(steps, self._stats(loss_sum, correct, seen, start))
+                bar.update(step, self._stats(loss_sum, tally, seen, start))
+        bar.close(steps, self._stats(loss_sum, tally, seen, start))
         self._check_finite(loss_sum, epoch, steps)
         elapsed = time.perf_counter() - start
-        return {"epoch": epoch, "train_loss": float(loss_sum) / seen, "train_accuracy": int(correct) / seen,
+        return {"epoch": epoch, "train_loss": float(loss_sum) / seen, **self.task.train_metrics(tally, seen),
                 "lr": opt.param_groups[0]["lr"], "images_per_s": seen / elapsed, "_start": start}
 
-    @staticmethod
-    def _stats(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, start: float) -> str:
-        return f"loss {float(loss_sum) / seen:.4f} acc {int(correct) / seen:.4f} {seen / (time.perf_counter() - start):.0f} img/s"
+    def _stats(self, loss_sum: torch.Tensor, tally: torch.Tensor, seen: int, start: float) -> str:
+        shown = " ".join(f"{k.removeprefix('train_')} {v:.4f}" for k, v in self.task.train_metrics(tally, seen).items())
+        return f"loss {float(loss_sum) / seen:.4f} {shown} {seen / (time.perf_counter() - start):.0f} img/s"
 
     def _check_finite(self, loss_sum: torch.Tensor, epoch: int, step: int) -> None:
         if not torch.isfinite(loss_sum):

@@ -9,13 +9,9 @@ from typing import Any
 import torch
 
 from foveal.config import TrainConfig
-from foveal.data import load_data
-from foveal.data.resolve import resize_splits
-from foveal.data.tensors import ImageSet
 from foveal.engine.checkpoint import load_model
 from foveal.engine.device import select_device, use_channels_last
 from foveal.engine.rundir import new_run_dir
-from foveal.engine.transfer import data_sizes
 from foveal.errors import FovealError
 from foveal.tasks import get_task
 
@@ -69,32 +65,13 @@ def _evaluate_one(checkpoint, data, data_root, batch_size, device, tta, same):
     if batch_size:
         cfg = cfg.replace(eval_batch_size=batch_size)
     cfg = cfg.replace(tta=tta)
-    splits = load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, seed=cfg.seed, **data_sizes(cfg))
-    val = _matching(splits, card)
+    task_type = get_task(card.task)
+    splits = task_type.load_data(cfg)
+    val = task_type.eval_split(splits, card)
     dev = select_device(device)
     channels_last = use_channels_last(cfg.channels_last, model)
     model = model.to(dev)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    task = get_task(card.task)(cfg, card, dev, channels_last)
+    task = task_type(cfg, card, dev, channels_last)
     return task, task.evaluate(model, task.val_loader(val)), val, splits, cfg
-
-
-def _matching(splits, card) -> ImageSet:
-    """The validation split, checked against the card's classes and brought to its input size."""
-    if tuple(splits.classes) != tuple(card.classes):
-        raise FovealError(
-            f"the data {splits.name!r} has classes {_short(splits.classes)}, the model was trained on {_short(card.classes)}"
-        )
-    if splits.val.channels != card.in_channels:
-        raise FovealError(f"the data has {splits.val.channels}-channel images, the model expects {card.in_channels}")
-    if card.resize_size is None and splits.val.size != card.input_size:  # (with a resize size, the eval view sizes)
-        if card.input_size[0] != card.input_size[1]:
-            raise FovealError(f"the data's images are {splits.val.size}, the model expects {card.input_size}")
-        splits = resize_splits(splits, card.input_size[0])
-    return splits.val
-
-
-def _short(classes) -> str:
-    names = list(classes)
-    return f"{len(names)} [{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}]"

@@ -92,7 +92,16 @@ def predict_with(predictors: list[Predictor], sources: Iterable[str | Path], tta
             raise FovealError(f"cannot ensemble models with different classes: {p.card.model} has {len(p.card.classes)} "
                               f"({', '.join(p.card.classes[:3])}, ...), {predictors[0].card.model} has {len(classes)} "
                               f"({', '.join(classes[:3])}, ...)")
-    channels = max(p.card.in_channels for p in predictors)
+    kept, images, failed = read_sources(sources, channels=max(p.card.in_channels for p in predictors))
+    if not images:
+        return Predictions([], [], failed)
+    probs = torch.stack([p.image_probabilities(images, tta) for p in predictors]).mean(0)
+    results = [Classification(pr.numpy(), classes, str(path)) for path, pr in zip(kept, probs)]
+    return Predictions(results, images, failed)
+
+
+def read_sources(sources: Iterable[str | Path], channels: int | None = None) -> tuple[list[Path], list[torch.Tensor], list[tuple[str, str]]]:
+    """(paths, decoded uint8 images, (path, reason) of unreadable files) for image files and folders."""
     kept, images, failed = [], [], []
     for path in expand_sources(sources):
         try:
@@ -103,8 +112,4 @@ def predict_with(predictors: list[Predictor], sources: Iterable[str | Path], tta
             continue
         kept.append(path)
         images.append(img)
-    if not images:
-        return Predictions([], [], failed)
-    probs = torch.stack([p.image_probabilities(images, tta) for p in predictors]).mean(0)
-    results = [Classification(pr.numpy(), classes, str(path)) for path, pr in zip(kept, probs)]
-    return Predictions(results, images, failed)
+    return kept, images, failed

@@ -127,6 +127,17 @@ def _torchvision(name: str) -> tuple[nn.Module, ModelCard]:
     return model.eval(), _torchvision_card(name, weights)
 
 
+def load_torchvision_state(name: str) -> dict[str, torch.Tensor]:
+    """The state dict of a torchvision model's default weights (a detector's COCO weights), through torchvision's own
+    download-and-cache code; offline without the cached file, one line naming the file and where it goes."""
+    weights = _torchvision_weights(name)
+    target = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    try:
+        return weights.get_state_dict(progress=False)
+    except Exception as err:
+        raise _missing(name, weights.url, target, err) from None
+
+
 def _timm(name: str) -> tuple[nn.Module, ModelCard]:
     import timm
 

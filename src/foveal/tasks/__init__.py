@@ -12,4 +12,8 @@ def get_task(name: str):
         from foveal.tasks.classify import ClassifyTask
 
         return ClassifyTask
-    raise FovealError(f"task {task.value!r} is not available yet; this version trains: classify")
+    if task is Task.DETECT:
+        from foveal.tasks.detect import DetectTask
+
+        return DetectTask
+    raise FovealError(f"task {task.value!r} is not available yet; this version trains: classify, detect")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from foveal.config import TrainConfig
 from foveal.data.augment import FlipTranslate, Normalize
 from foveal.data.tensors import DataSplits, FeatureSet, ImageSet, TensorLoader
 from foveal.data.views import EvalView, TrainView
-from foveal.engine.transfer import cached_features, finetune_mode
+from foveal.engine.transfer import cached_features, finetune_mode, fit_head
 from foveal.infer.tta import tta_probabilities
 from foveal.models.head import head
 from foveal.metrics.classification import classification_metrics
@@ -36,6 +37,56 @@ class EvalOutput:
 class ClassifyTask:
     name = "classify"
     fitness_key = "accuracy"  # higher is better; picks best.pt and drives early stopping
+    autocast = True  # bf16 autocast where the device supports it
+
+    @staticmethod
+    def load_data(cfg: TrainConfig) -> DataSplits:
+        from foveal.data import load_data
+        from foveal.engine.transfer import data_sizes
+
+        return load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, seed=cfg.seed, fraction=cfg.fraction,
+                         **data_sizes(cfg))
+
+    @staticmethod
+    def eval_split(splits: DataSplits, card: ModelCard) -> ImageSet:
+        """The validation split, checked against the card's classes and brought to its input size."""
+        from foveal.data.resolve import resize_splits
+        from foveal.errors import FovealError, short_list
+
+        if tuple(splits.classes) != tuple(card.classes):
+            raise FovealError(f"the data {splits.name!r} has classes {short_list(splits.classes)}, the model was "
+                              f"trained on {short_list(card.classes)}")
+        if splits.val.channels != card.in_channels:
+            raise FovealError(f"the data has {splits.val.channels}-channel images, the model expects {card.in_channels}")
+        if card.resize_size is None and splits.val.size != card.input_size:  # (with a resize size, the eval view sizes)
+            if card.input_size[0] != card.input_size[1]:
+                raise FovealError(f"the data's images are {splits.val.size}, the model expects {card.input_size}")
+            splits = resize_splits(splits, card.input_size[0])
+        return splits.val
+
+    @staticmethod
+    def make_card(cfg: TrainConfig, data: DataSplits) -> ModelCard:
+        """Transfer learning: the pretrained card with the data's classes. From scratch: the data's size and
+        channels, with [0, 1] scaling or the data's mean/std as the model (or --normalize) asks."""
+        from foveal.engine.transfer import transfer_card, uses_weights
+        from foveal.models.registry import get_model_spec
+
+        if uses_weights(cfg):
+            return transfer_card(cfg, data)
+        normalize = cfg.normalize or get_model_spec(cfg.model).normalize
+        if normalize == "unit":
+            mean, std = (0.0,) * data.train.channels, (1.0,) * data.train.channels
+        else:
+            mean, std = data.train.mean_std()
+        kwargs = {"hidden": cfg.hidden} if cfg.hidden else {}
+        return ModelCard(cfg.task, cfg.model, data.classes, data.train.channels, data.train.size, mean, std,
+                         model_kwargs=kwargs, augmented=bool(cfg.augment))
+
+    @staticmethod
+    def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
+        from foveal.engine.transfer import initial_model
+
+        return initial_model(cfg, card)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
         self.cfg, self.card, self.device = cfg, card, device
@@ -47,17 +98,46 @@ class ClassifyTask:
         """(train, val) loaders. With --finetune head they hold the frozen backbone's features, computed once."""
         if finetune_mode(self.cfg) != "head":
             return self.train_loader(data), self.val_loader(data.val)
-        feats = []
-        for split in (data.train, data.val):  # batches of 64: big batches of 224 px activations only cost memory
-            view = EvalView(self.card)
-            loader = TensorLoader(split, min(64, self.cfg.eval_batch_size), device=self.device, augment=view)
-            f, seconds = cached_features(model, split.images, loader, self.normalize, self.card)
-            feats.append(FeatureSet(f.to(self.device), split.labels, split.classes))
-            self.features_time_s += seconds
-        log.info("cached the frozen backbone's features (%d-d) of %d images in %.1fs", feats[0].images.shape[1],
-                 len(feats[0]) + len(feats[1]), self.features_time_s)
-        return (TensorLoader(feats[0], self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device),
-                TensorLoader(feats[1], self.cfg.eval_batch_size, shuffle=False, device=self.device))
+        train, val = self.features(model, data.train), self.features(model, data.val)
+        log.info("cached the frozen backbone's features (%d-d) of %d images in %.1fs", train.images.shape[1],
+                 len(train) + len(val), self.features_time_s)
+        return (TensorLoader(train, self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device),
+                TensorLoader(val, self.cfg.eval_batch_size, shuffle=False, device=self.device))
+
+    def eval_batch(self) -> int:
+        """cfg.eval_batch_size, capped at the pixels of 64 photos of 224 x 224: bigger batches of big inputs only cost
+        memory (1,024 photos at 224 px need over 20 GB of activations) and run no faster."""
+        h, w = self.card.input_size
+        return max(1, min(self.cfg.eval_batch_size, (64 * 224 * 224) // (h * w)))
+
+    def features(self, model: nn.Module, split: ImageSet) -> FeatureSet:
+        """The frozen backbone's features of a split's eval view (kept on disk)."""
+        loader = TensorLoader(split, self.eval_batch(), device=self.device, augment=EvalView(self.card))
+        f, seconds = cached_features(model, split.images, loader, self.normalize, self.card)
+        self.features_time_s += seconds
+        return FeatureSet(f.to(self.device), split.labels, split.classes)
+
+    def before_training(self, model: nn.Module, data: DataSplits) -> None:
+        if finetune_mode(self.cfg) in ("full", "gradual") and self.cfg.head_epochs:
+            self.fit_head(model, data)
+
+    def new_tally(self) -> torch.Tensor:
+        return torch.zeros((), dtype=torch.int64, device=self.device)
+
+    @staticmethod
+    def train_metrics(tally: torch.Tensor, seen: int) -> dict[str, float]:
+        return {"train_accuracy": int(tally) / seen}
+
+    def fit_head(self, model: nn.Module, data: DataSplits) -> None:
+        """Before a full or gradual fine-tune moves any layer, fit the new head for cfg.head_epochs on the frozen
+        backbone's cached features (fastai's fine_tune freezes for an epoch first; LP-FT). A random head's gradients
+        would otherwise pull the pretrained features apart in the first steps."""
+        feats = self.features(model, data.train)
+        start = time.perf_counter()
+        loader = TensorLoader(feats, self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device)
+        fit_head(self.cfg, model, loader, self.criterion)
+        self.features_time_s += time.perf_counter() - start
+        log.info("fitted the new head for %d epochs on the frozen backbone's features first", self.cfg.head_epochs)
 
     def train_loader(self, data: DataSplits) -> TensorLoader:
         if self.card.resize_size is not None:  # transfer learning: crop + flip + policy to the card's input size
@@ -70,7 +150,7 @@ class ClassifyTask:
 
     def val_loader(self, data: ImageSet) -> TensorLoader:
         view = EvalView(self.card) if self.card.resize_size is not None else None
-        return TensorLoader(data, self.cfg.eval_batch_size, shuffle=False, device=self.device, augment=view)
+        return TensorLoader(data, self.eval_batch(), shuffle=False, device=self.device, augment=view)
 
     def forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Logits for a batch: uint8 images through the whole model, or cached float features through its head."""

@@ -1,0 +1,101 @@
+"""The in-memory detection set the task trains on: decoded images of any size with their boxes and labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from foveal.data.detection.annotations import BoxDataset
+from foveal.data.images import UnreadableImage, read_image, resize
+from foveal.errors import FovealError
+
+SHAPES_SIZE = 96
+
+
+@dataclass
+class DetectionSet:
+    images: list[torch.Tensor]  # uint8 (3, H, W), sizes vary
+    boxes: list[torch.Tensor]  # float32 (k, 4) XYXY pixels of the image as stored
+    labels: list[torch.Tensor]  # int64 (k,)
+    classes: tuple[str, ...]
+    paths: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@dataclass
+class DetectionSplits:
+    name: str
+    train: DetectionSet
+    val: DetectionSet
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for split in ("train", "val"):
+            if len(getattr(self, split)) == 0:
+                raise FovealError(f"data set {self.name!r} has no {split} images")
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.train.classes
+
+
+def decode(ds: BoxDataset, max_size: int | None = None) -> tuple[DetectionSet, list[str]]:
+    """Decode every image (RGB), shrunk so that its longer side is at most max_size, boxes scaled alike; an image that
+    cannot be decoded is reported by path and skipped."""
+    images, boxes, labels, paths, notes = [], [], [], [], []
+    for it in ds.items:
+        try:
+            img = read_image(it.path, channels=3)
+        except UnreadableImage as exc:
+            notes.append(f"{exc}; skipped")
+            continue
+        b = torch.as_tensor(it.boxes, dtype=torch.float32)
+        h, w = img.shape[-2:]
+        if (h, w) != tuple(it.size):  # the annotation's size is the reference: scale its boxes to the pixels
+            b = b * torch.tensor([w / it.size[1], h / it.size[0]] * 2)
+        if max_size and max(h, w) > max_size:
+            s = max_size / max(h, w)
+            img = resize(img, (max(1, round(h * s)), max(1, round(w * s))))
+            b = b * torch.tensor([img.shape[-1] / w, img.shape[-2] / h] * 2)
+        images.append(img)
+        boxes.append(b)
+        labels.append(torch.as_tensor(it.labels, dtype=torch.int64))
+        paths.append(str(it.path))
+    return DetectionSet(images, boxes, labels, ds.classes, paths), notes
+
+
+def shapes_detection(n_train: int = 600, n_val: int = 150, size: int = SHAPES_SIZE, seed: int = 0) -> DetectionSplits:
+    """Synthetic scenes of 1-4 circles, squares and triangles with exact boxes; train and val from two seeds."""
+    from foveal.data.shapes import SHAPE_CLASSES, generate_shapes
+
+    def to_set(n: int, s: int) -> DetectionSet:
+        sc = generate_shapes(n, size=size, seed=s, min_objects=1, max_objects=4)
+        return DetectionSet(list(sc.images), [torch.from_numpy(b).float() for b in sc.boxes],
+                            [torch.from_numpy(lab) for lab in sc.labels], SHAPE_CLASSES)
+
+    train_seed, val_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
+    return DetectionSplits("shapes", to_set(n_train, train_seed), to_set(n_val, val_seed),
+                           [f"synthetic shapes: {n_train} train / {n_val} val scenes of {size}x{size}, 1-4 objects, seed {seed}"])
+
+
+def load_detection(spec: str | Path, *, max_size: int | None = None, seed: int = 0) -> DetectionSplits:
+    """`shapes` or a YOLO data.yaml / COCO JSON / VOC folder, decoded into memory."""
+    from foveal.data.detection.formats import read_boxes
+
+    if str(spec) == "shapes":
+        return shapes_detection(seed=seed)
+    splits = read_boxes(spec)
+    train_boxes = splits["train"]
+    val_boxes = splits.get("val", train_boxes)
+    if val_boxes.classes != train_boxes.classes:
+        raise FovealError(f"{spec}: train and val have different class lists")
+    train, notes_t = decode(train_boxes, max_size)
+    val, notes_v = (train, []) if val_boxes is train_boxes else decode(val_boxes, max_size)
+    notes = train_boxes.notes + notes_t + ([] if val_boxes is train_boxes else val_boxes.notes + notes_v)
+    name = Path(spec).parent.name if Path(spec).suffix in (".yaml", ".yml") else Path(spec).stem
+    return DetectionSplits(name, train, val, notes)

@@ -1,0 +1,166 @@
+"""Object detection as a task of the engine: its data, model, loss, COCO evaluation and report."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from foveal.config import TrainConfig
+from foveal.data.detection.dataset import DetectionSet, DetectionSplits
+from foveal.data.detection.loader import DetectionLoader, train_transform
+from foveal.models.card import ModelCard
+from foveal.models.detection import DEFAULT_BACKBONE, EVAL_CONF, FAMILIES, NMS_IOU, set_postprocess
+from foveal.types import Detections
+
+log = logging.getLogger("foveal")
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+MAX_DEFAULT_SIZE = 640
+
+
+@dataclass
+class DetectOutput:
+    """What one evaluation pass produced: the metrics, per-image predictions and truths, and the precision at IoU .5
+    on COCO's 101 recall points per class."""
+
+    metrics: dict[str, Any]
+    preds: list[Detections]
+    truths: list[Detections]
+    pr50: Any
+
+    @property
+    def targets(self):
+        from foveal.errors import FovealError
+
+        raise FovealError("ensembles of detectors are not supported; evaluate one checkpoint at a time")
+
+
+class DetectTask:
+    name = "detect"
+    fitness_key = "map"
+    autocast = False  # torchvision's detection losses and box coding run in fp32 on the CPU
+
+    def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
+        self.cfg, self.card, self.device = cfg, card, device
+        self.features_time_s = 0.0
+        self.loss_names: list[str] = []
+
+    # --- what a run starts from ------------------------------------------------------------------------------
+
+    @staticmethod
+    def load_data(cfg: TrainConfig) -> DetectionSplits:
+        from foveal.data.detection.dataset import load_detection
+
+        return load_detection(cfg.data, max_size=cfg.img_size, seed=cfg.seed)
+
+    @staticmethod
+    def eval_split(splits: DetectionSplits, card: ModelCard) -> DetectionSet:
+        from foveal.errors import FovealError, short_list
+
+        if tuple(splits.classes) != tuple(card.classes):
+            raise FovealError(f"the data {splits.name!r} has classes {short_list(splits.classes)}, the detector was "
+                              f"trained on {short_list(card.classes)}")
+        return splits.val
+
+    @staticmethod
+    def make_card(cfg: TrainConfig, data: DetectionSplits) -> ModelCard:
+        size = cfg.img_size or min(MAX_DEFAULT_SIZE, max(max(im.shape[-2:]) for im in data.train.images))
+        kwargs: dict[str, Any] = {"max_det": cfg.max_det}
+        if cfg.model in FAMILIES:
+            kwargs["backbone"] = cfg.backbone or DEFAULT_BACKBONE
+        elif cfg.backbone:
+            from foveal.errors import FovealError
+
+            raise FovealError(f"--backbone goes with {', '.join(FAMILIES)}; {cfg.model} has its own backbone")
+        return ModelCard("detect", cfg.model, data.classes, 3, (size, size), IMAGENET_MEAN, IMAGENET_STD,
+                         model_kwargs=kwargs, augmented=True)
+
+    @staticmethod
+    def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
+        """The detector; --pretrained gives a family its backbone's ImageNet weights and a torchvision detector its
+        COCO weights; --weights loads a local file over it."""
+        from foveal.models.registry import create_model
+
+        extra = {}
+        if cfg.pretrained:
+            extra = {"pretrained_backbone": True} if card.model in FAMILIES else {"pretrained": True}
+        model = create_model(card.model, num_classes=card.num_classes, in_channels=3, img_size=card.input_size,
+                             **card.model_kwargs, **extra)
+        if cfg.weights:
+            from foveal.models.pretrained import load_weights_file
+
+            load_weights_file(model, cfg.weights)
+        return model.train()
+
+    def before_training(self, model: nn.Module, data: DetectionSplits) -> None:
+        pass
+
+    # --- training ----------------------------------------------------------------------------------------------
+
+    def loaders(self, model: nn.Module, data: DetectionSplits) -> tuple[DetectionLoader, DetectionLoader]:
+        fill = 114
+        return (DetectionLoader(data.train, self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device,
+                                transform=None if self.cfg.augment is False else train_transform(fill)),
+                self.val_loader(data.val))
+
+    def val_loader(self, data: DetectionSet) -> DetectionLoader:
+        return DetectionLoader(data, min(self.cfg.eval_batch_size, 16), device=self.device)
+
+    def new_tally(self) -> torch.Tensor:
+        return torch.zeros((), dtype=torch.float64, device=self.device)  # grows to one entry per loss component
+
+    def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sum of the detector's losses, each loss component times the batch size, to average over the epoch)."""
+        images, targets = batch
+        losses = model(images, [{"boxes": t["boxes"], "labels": t["labels"] + 1} for t in targets])
+        self.loss_names = list(losses)
+        parts = torch.stack([v.detach() for v in losses.values()]).double() * len(images)
+        return sum(losses.values()), parts
+
+    def train_metrics(self, tally: torch.Tensor, seen: int) -> dict[str, float]:
+        return {f"train_{k}": float(v) / seen for k, v in zip(self.loss_names, tally)}
+
+    # --- evaluation ---------------------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def evaluate(self, model: nn.Module, loader: DetectionLoader) -> DetectOutput:
+        """COCO metrics of the detector on a loader, keeping boxes down to confidence 0.001 as COCO evaluation does,
+        with NMS at IoU 0.6 as in prediction."""
+        from foveal.metrics.detection import detection_metrics
+
+        was_training = model.training
+        model.eval()
+        set_postprocess(model, conf=EVAL_CONF, iou=NMS_IOU)
+        preds, truths = [], []
+        for images, targets in loader:
+            for img, out, t in zip(images, model(images), targets):
+                preds.append(to_detections(out, self.card.classes, tuple(img.shape[-2:])))
+                truths.append(Detections(t["boxes"].cpu().numpy(), torch.ones(len(t["labels"])).numpy(),
+                                         t["labels"].cpu().numpy(), self.card.classes, tuple(img.shape[-2:])))
+        model.train(was_training)
+        metrics, pr50 = detection_metrics(preds, truths)
+        return DetectOutput(metrics, preds, truths, pr50)
+
+    def combine(self, outs: list[DetectOutput]) -> DetectOutput:
+        from foveal.errors import FovealError
+
+        raise FovealError("ensembles of detectors are not supported; evaluate one checkpoint at a time")
+
+    def write_report(self, run_dir: Path, data: DetectionSet, out: DetectOutput, history: list[dict]) -> None:
+        from foveal.tasks.detect_report import write_detection_report
+
+        write_detection_report(run_dir, data, out, history)
+
+
+def to_detections(out: dict[str, torch.Tensor], classes: tuple[str, ...], image_size: tuple[int, int],
+                  source: str = "") -> Detections:
+    """A torchvision detector's output for one image (labels 1.., 0 the background) as foveal's Detections. RetinaNet
+    and FCOS score label 0 like any class (never trained positive, it rarely clears a threshold): it is dropped."""
+    keep = out["labels"] > 0
+    return Detections(out["boxes"][keep].float().cpu().numpy(), out["scores"][keep].float().cpu().numpy(),
+                      (out["labels"][keep] - 1).cpu().numpy(), classes, image_size, source=source)

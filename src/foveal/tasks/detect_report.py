@@ -1,0 +1,22 @@
+"""A detection run's report: metrics table per class, precision-recall curves, confusion matrix, validation grid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def write_detection_report(run_dir: Path, data, out, history: list[dict]) -> None:
+    from foveal.metrics.detection import detection_confusion
+    from foveal.viz.plots import plot_confusion, plot_curves
+    from foveal.viz.boxes import detection_grid, plot_pr_curves
+
+    classes = out.truths[0].classes
+    plot_curves(history, run_dir / "curves.png")
+    plot_pr_curves(out.pr50, classes, run_dir / "pr_curve.png")
+    cm = detection_confusion(out.preds, out.truths)
+    plot_confusion(cm, [*classes, "background"], run_dir / "confusion_matrix.png")
+    (run_dir / "per_class_ap.json").write_text(json.dumps(out.metrics["per_class_ap"], indent=2))
+    n = min(16, len(data))
+    detection_grid([data.images[i] for i in range(n)], out.preds[:n], out.truths[:n], run_dir / "val_predictions.png")
+

@@ -1,0 +1,116 @@
+"""Detection end to end on synthetic shapes: train a few minutes, reach mAP@.5 >= 0.9, agree with pycocotools,
+write the report, and predict on an empty image, a grey image and a 4000x3000 photo."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import foveal
+from foveal.data.detection.dataset import shapes_detection
+from foveal.engine.checkpoint import load_model
+from foveal.infer.detector import DetectPredictor
+from foveal.metrics.detection import COCO_KEYS
+from foveal.models.detection import EVAL_CONF, NMS_IOU
+from foveal.tasks.detect import DetectTask
+from foveal.types import Detections
+
+RECIPE = dict(pretrained=True, epochs=6, seed=0, progress=False)  # the detect defaults: SGD 0.01, warm-up, cosine
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    project = tmp_path_factory.mktemp("detect")
+    m = foveal.Model(task="detect")  # fcos on the ImageNet efficientnet_lite0
+    metrics = m.train(data="shapes", project=str(project), name="shapes", **RECIPE)
+    return m, metrics
+
+
+def test_detector_learns_shapes(trained):
+    m, metrics = trained
+    assert metrics["map50"] >= 0.9
+    assert set(COCO_KEYS) <= set(metrics) and set(metrics["per_class_ap"]) == {"circle", "square", "triangle"}
+    for f in ("pr_curve.png", "confusion_matrix.png", "val_predictions.png", "results.csv", "metrics.json"):
+        assert (m.run_dir / f).is_file(), f
+    header = (m.run_dir / "results.csv").read_text().splitlines()[0]
+    assert "train_classification" in header and "train_bbox_regression" in header  # loss components logged apart
+
+
+def test_val_reproduces_the_training_metrics(trained, tmp_path, capsys):
+    from foveal.cli import main
+
+    m, metrics = trained
+    code = main(["val", "--model", str(m.checkpoint), "--project", str(tmp_path), "--format", "json"])
+    again = json.loads(capsys.readouterr().out)
+    assert code == 0 and again["map"] == pytest.approx(metrics["map"], abs=1e-9) and again["task"] == "detect"
+    assert (tmp_path / "val" / "pr_curve.png").is_file()
+
+
+def test_reloaded_checkpoint_reproduces_map_with_pycocotools_files(trained, pycocotools_from_files):
+    m, metrics = trained
+    model, card, _ = load_model(m.checkpoint)
+    val = shapes_detection(seed=0).val
+    truths = [Detections(b.numpy(), np.ones(len(b)), lab.numpy(), card.classes, tuple(im.shape[-2:]))
+              for im, b, lab in zip(val.images, val.boxes, val.labels)]
+    preds = DetectPredictor(model, card).detect(val.images, conf=EVAL_CONF, iou=NMS_IOU)
+    reference = pycocotools_from_files(preds, truths)
+    assert reference[0] == pytest.approx(metrics["map"], abs=1e-4)
+    assert reference[1] == pytest.approx(metrics["map50"], abs=1e-4)
+
+
+def test_predict_empty_grey_and_huge_images(trained, tmp_path, capsys):
+    from foveal.cli import main
+
+    m, _ = trained
+    rng = np.random.default_rng(0)
+    empty = np.clip(rng.normal(120, 6, (96, 96, 3)), 0, 255).astype(np.uint8)  # the shapes' noisy background
+    Image.fromarray(empty).save(tmp_path / "empty.png")
+    Image.new("L", (200, 150), 128).save(tmp_path / "grey.png")
+    scene = shapes_detection(n_train=1, n_val=1, seed=5).val.images[0]
+    Image.fromarray(scene.permute(1, 2, 0).numpy()).resize((4000, 3000), Image.NEAREST).save(tmp_path / "huge.jpg")
+    code = main(["predict", "--model", str(m.checkpoint), str(tmp_path), "--format", "json", "--save", "--crop",
+                 "--margin", "0.1", "--project", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert code == 0
+    results = {r["source"].rsplit("/", 1)[-1]: r for r in json.loads(out[:out.rindex("]") + 1])}
+    assert set(results) == {"empty.png", "grey.png", "huge.jpg"}
+    for name in ("empty.png", "grey.png"):  # nothing to find: few boxes, if any, and none confident
+        assert all(o["confidence"] < 0.5 for o in results[name]["objects"]), results[name]
+    huge = results["huge.jpg"]
+    assert huge["image_size"] == [3000, 4000] and len(huge["objects"]) >= 1
+    assert max(o["box"][2] for o in huge["objects"]) > 1000  # boxes in the photo's own pixels
+    folder = tmp_path / "runs" / "predict"
+    assert {p.name for p in folder.glob("*.jpg")} == {"empty.jpg", "grey.jpg", "huge.jpg"}
+    assert len(list((folder / "crops").rglob("*.jpg"))) == sum(len(r["objects"]) for r in results.values())
+    assert len(list((folder / "crops").rglob("huge_*.jpg"))) == len(huge["objects"])
+
+
+def test_predict_filters_classes_and_counts(trained):
+    m, _ = trained
+    val = shapes_detection(n_train=1, n_val=20, seed=3).val
+    pred = DetectPredictor.from_checkpoint(m.checkpoint)
+    everything = pred.detect(val.images)
+    squares = pred.detect(val.images, classes=["square"])
+    assert all(set(d.counts()) <= {"square"} for d in squares)
+    assert sum(len(d) for d in squares) == sum(d.counts().get("square", 0) for d in everything)
+    one = pred.detect(val.images, max_det=1)
+    assert all(len(d) <= 1 for d in one)
+
+
+def test_detection_card_and_errors(tmp_path):
+    from foveal.config import TrainConfig
+    from foveal.errors import FovealError
+
+    data = shapes_detection(n_train=4, n_val=2)
+    card = DetectTask.make_card(TrainConfig(task="detect", model="fcos"), data)
+    assert card.input_size == (96, 96) and card.model_kwargs["backbone"] == "efficientnet_lite0"
+    with pytest.raises(FovealError, match="--backbone goes with"):
+        DetectTask.make_card(TrainConfig(task="detect", model="ssdlite320_mobilenet_v3_large", backbone="resnet18"), data)
+    with pytest.raises(FovealError, match="expected a timm classification model"):
+        foveal.Model("fasterrcnn", task="detect").train(data="shapes", backbone="not_a_net", epochs=1, project=str(tmp_path),
+                                                         progress=False)
+    assert torch.is_tensor(data.train.images[0])
