@@ -39,14 +39,10 @@ def test_pretrained_backbone_is_the_imagenet_efficientnet_lite0():
     assert torch.equal(model.backbone.body.conv_stem.weight, imagenet.conv_stem.weight)
 
 
-def test_coco_weights_offline_say_which_file_goes_where(tmp_path):
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    try:
-        with pytest.raises(FovealError, match=r"put the file fasterrcnn_mobilenet_v3_large_320_fpn.*\.pth .* at .*hub/checkpoints"):
-            create_model("fasterrcnn_mobilenet_v3_large_320_fpn", num_classes=2, pretrained=True)
-    finally:
-        torch.hub.set_dir(old)
+def test_coco_weights_offline_say_which_file_goes_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache: nothing to fall back on
+    with pytest.raises(FovealError, match=r"put the file fasterrcnn_mobilenet_v3_large_320_fpn.*\.pth .* at .*hub/checkpoints"):
+        create_model("fasterrcnn_mobilenet_v3_large_320_fpn", num_classes=2, pretrained=True)
 
 
 def test_detector_errors():
