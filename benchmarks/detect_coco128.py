@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="fcos")
     ap.add_argument("--img-size", type=int, default=416)
     ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--lr", type=float, default=None, help="default: the detect default (SGD 0.01)")
     ap.add_argument("--augment", action="store_true", help="train-time augmentation (off: the check is memorisation)")
     ap.add_argument("--out", default=str(HERE / "results" / "detect_coco128.json"))
     args = ap.parse_args(argv)
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     m = foveal.Model(args.model, task="detect")
     metrics = m.train(data=str(data), pretrained=True, img_size=args.img_size, epochs=1000, time_limit=args.minutes,
-                      augment=args.augment, seed=0, project=tempfile.mkdtemp(), progress=False)
+                      augment=args.augment, seed=0, **({"lr": args.lr} if args.lr else {}), project=tempfile.mkdtemp(), progress=False)
     wall = time.perf_counter() - start
     with (m.run_dir / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
