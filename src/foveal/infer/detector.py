@@ -54,6 +54,8 @@ class DetectPredictor:
     def detect(self, images: list[torch.Tensor], *, conf: float = DEFAULT_CONF, iou: float = DEFAULT_IOU,
                classes: Sequence[str] | None = None, max_det: int | None = None, sources: Sequence[str] = ()) -> list[Detections]:
         """Detections for decoded uint8 (C, H, W) images of any size (grey ones as RGB), boxes in their own pixels."""
+        from foveal.tasks.detect import to_detections
+
         if not 0 <= conf <= 1 or not 0 < iou <= 1:
             raise FovealError(f"--conf must be in [0, 1] and --iou in (0, 1]; got {conf} and {iou}")
         set_postprocess(self.model, conf=conf, iou=iou, max_det=max_det or self.card.model_kwargs.get("max_det", 100))
@@ -62,8 +64,6 @@ class DetectPredictor:
         for i in range(0, len(images), self.batch_size):
             batch = [_rgb(im).to(self.device, torch.float32).div_(255) for im in images[i:i + self.batch_size]]
             for j, (img, o) in enumerate(zip(batch, self.model(batch))):
-                from foveal.tasks.detect import to_detections
-
                 src = sources[i + j] if i + j < len(sources) else ""
                 det = to_detections(o, self.card.classes, tuple(img.shape[-2:]), src)
                 out.append(det if keep is None else det[[c in keep for c in det.class_id.tolist()]])

@@ -103,9 +103,8 @@ class DetectTask:
     # --- training ----------------------------------------------------------------------------------------------
 
     def loaders(self, model: nn.Module, data: DetectionSplits) -> tuple[DetectionLoader, DetectionLoader]:
-        fill = 114
         return (DetectionLoader(data.train, self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device,
-                                transform=None if self.cfg.augment is False else train_transform(fill)),
+                                transform=None if self.cfg.augment is False else train_transform()),
                 self.val_loader(data.val))
 
     def val_loader(self, data: DetectionSet) -> DetectionLoader:
