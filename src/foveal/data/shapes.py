@@ -202,12 +202,18 @@ def _to_image_set(scenes: ShapeScenes) -> ImageSet:
     return ImageSet(scenes.images, labels, SHAPE_CLASSES)
 
 
+def split_seeds(seed: int) -> tuple[int, int]:
+    """Two independent seeds (train, val) derived from one, so the two splits never share an image stream."""
+    train_seed, val_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
+    return train_seed, val_seed
+
+
 def load_shapes(*, n_train: int = 2000, n_val: int = 500, size: int = 32, seed: int = 0) -> DataSplits:
     """A classification set of one shape per image (label = its class); train and val come from two different
     seeds derived from `seed`, so they never share an image stream."""
     if n_train < 1 or n_val < 1:
         raise FovealError(f"shapes needs at least one train and one val image, got n_train={n_train}, n_val={n_val}")
-    train_seed, val_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
+    train_seed, val_seed = split_seeds(seed)
     train = generate_shapes(n_train, size=size, seed=train_seed)
     val = generate_shapes(n_val, size=size, seed=val_seed)
     notes = [f"synthetic shapes: {n_train} train / {n_val} val images of {size}x{size}, seed {seed}"]

@@ -6,6 +6,15 @@ from foveal.errors import FovealError
 from foveal.types import Task
 
 
+def check_classes(splits, card) -> None:
+    """Evaluating a checkpoint on data: its classes must be the model's, in the same order."""
+    from foveal.errors import short_list
+
+    if tuple(splits.classes) != tuple(card.classes):
+        raise FovealError(f"the data {splits.name!r} has classes {short_list(splits.classes)}, the model was trained on "
+                          f"{short_list(card.classes)}")
+
+
 def get_task(name: str):
     task = Task.parse(name)
     if task is Task.CLASSIFY:

@@ -51,11 +51,10 @@ class ClassifyTask:
     def eval_split(splits: DataSplits, card: ModelCard) -> ImageSet:
         """The validation split, checked against the card's classes and brought to its input size."""
         from foveal.data.resolve import resize_splits
-        from foveal.errors import FovealError, short_list
+        from foveal.errors import FovealError
+        from foveal.tasks import check_classes
 
-        if tuple(splits.classes) != tuple(card.classes):
-            raise FovealError(f"the data {splits.name!r} has classes {short_list(splits.classes)}, the model was "
-                              f"trained on {short_list(card.classes)}")
+        check_classes(splits, card)
         if splits.val.channels != card.in_channels:
             raise FovealError(f"the data has {splits.val.channels}-channel images, the model expects {card.in_channels}")
         if card.resize_size is None and splits.val.size != card.input_size:  # (with a resize size, the eval view sizes)

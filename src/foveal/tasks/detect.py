@@ -60,11 +60,9 @@ class DetectTask:
 
     @staticmethod
     def eval_split(splits: DetectionSplits, card: ModelCard) -> DetectionSet:
-        from foveal.errors import FovealError, short_list
+        from foveal.tasks import check_classes
 
-        if tuple(splits.classes) != tuple(card.classes):
-            raise FovealError(f"the data {splits.name!r} has classes {short_list(splits.classes)}, the detector was "
-                              f"trained on {short_list(card.classes)}")
+        check_classes(splits, card)
         return splits.val
 
     @staticmethod

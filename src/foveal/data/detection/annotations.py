@@ -5,6 +5,8 @@ Boxes are XYXY in absolute pixel edges of the image as displayed: (0, 0, w, h) c
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,3 +81,13 @@ def class_index(name: str, classes: tuple[str, ...]) -> int:
         return classes.index(name)
     except ValueError:
         raise FovealError(f"class {name!r} is not in the class list ({len(classes)} classes)") from None
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Put an image beside converted labels without copying its bytes where the file system allows a link."""
+    if dst.exists():
+        return
+    try:
+        os.symlink(src.resolve(), dst)
+    except OSError:
+        shutil.copy2(src, dst)

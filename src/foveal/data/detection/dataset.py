@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from foveal.data.detection.annotations import BoxDataset
@@ -71,14 +70,14 @@ def decode(ds: BoxDataset, max_size: int | None = None) -> tuple[DetectionSet, l
 
 def shapes_detection(n_train: int = 600, n_val: int = 150, size: int = SHAPES_SIZE, seed: int = 0) -> DetectionSplits:
     """Synthetic scenes of 1-4 circles, squares and triangles with exact boxes; train and val from two seeds."""
-    from foveal.data.shapes import SHAPE_CLASSES, generate_shapes
+    from foveal.data.shapes import SHAPE_CLASSES, generate_shapes, split_seeds
 
     def to_set(n: int, s: int) -> DetectionSet:
         sc = generate_shapes(n, size=size, seed=s, min_objects=1, max_objects=4)
         return DetectionSet(list(sc.images), [torch.from_numpy(b).float() for b in sc.boxes],
                             [torch.from_numpy(lab) for lab in sc.labels], SHAPE_CLASSES)
 
-    train_seed, val_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
+    train_seed, val_seed = split_seeds(seed)
     return DetectionSplits("shapes", to_set(n_train, train_seed), to_set(n_val, val_seed),
                            [f"synthetic shapes: {n_train} train / {n_val} val scenes of {size}x{size}, 1-4 objects, seed {seed}"])
 

@@ -8,14 +8,12 @@ without it the classes are the sorted object names.
 
 from __future__ import annotations
 
-import os
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 
-from foveal.data.detection.annotations import BadLabels, BoxDataset, ImageBoxes, box_problem
+from foveal.data.detection.annotations import BadLabels, BoxDataset, ImageBoxes, box_problem, link_or_copy
 from foveal.errors import FovealError
 
 
@@ -89,12 +87,7 @@ def write_voc(ds: BoxDataset, out: str | Path, split: str = "train") -> Path:
     (out / "classes.txt").write_text("\n".join(ds.classes) + "\n")
     ids = []
     for it in ds.items:
-        target = out / "JPEGImages" / it.path.name
-        if not target.exists():
-            try:
-                os.symlink(it.path.resolve(), target)
-            except OSError:
-                shutil.copy2(it.path, target)
+        link_or_copy(it.path, out / "JPEGImages" / it.path.name)
         ET.ElementTree(_xml(it, ds.classes)).write(out / "Annotations" / f"{it.path.stem}.xml")
         ids.append(it.path.stem)
     (out / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n")

@@ -4,14 +4,12 @@ bounds are the box). An image without a label file has no objects."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from foveal.data.detection.annotations import BadLabels, BoxDataset, ImageBoxes
+from foveal.data.detection.annotations import BadLabels, BoxDataset, ImageBoxes, link_or_copy
 from foveal.data.images import UnreadableImage, image_size, is_image_file
 from foveal.errors import FovealError
 
@@ -149,9 +147,7 @@ def write_yolo(splits: dict[str, BoxDataset], out: str | Path) -> Path:
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
         for it in ds.items:
-            target = out / "images" / split / it.path.name
-            if not target.exists():
-                _link_or_copy(it.path, target)
+            link_or_copy(it.path, out / "images" / split / it.path.name)
             (out / "labels" / split / it.path.name).with_suffix(".txt").write_text(_label_text(it))
         spec[split] = f"images/{split}"
     spec.setdefault("val", spec.get("train"))
@@ -171,10 +167,3 @@ def _label_text(it: ImageBoxes) -> str:
 def _num(v: float) -> str:
     """8 decimals without trailing zeros: 6-decimal labels come back as written, float noise stays out."""
     return f"{v:.8f}".rstrip("0").rstrip(".") or "0"
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.symlink(src.resolve(), dst)
-    except OSError:
-        shutil.copy2(src, dst)
