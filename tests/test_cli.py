@@ -81,6 +81,9 @@ def test_unreadable_image_is_reported_and_the_rest_predicted(run_dir, tmp_path, 
     assert code == 0 and "ok.png:" in out and "bad.png" in err
     code, out, err = run(capsys, "predict", "--model", run_dir / "best.pt", tmp_path / "bad.png")
     assert code == 2 and "no image could be read" in err
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    code, out, err = run(capsys, "predict", "--model", run_dir / "best.pt", tmp_path / "ok.png", tmp_path / "clip.mp4")
+    assert code == 2 and "clip.mp4: video input goes to detectors and segmenters" in err
 
 
 @pytest.mark.parametrize("args, message", [

@@ -15,7 +15,7 @@ from typing import Any
 
 from foveal.config import TrainConfig
 from foveal.errors import FovealError
-from foveal.types import Classification, Task
+from foveal.types import Classification, Detections, Segmentation, Task
 
 log = logging.getLogger("foveal")
 
@@ -115,12 +115,28 @@ class Model:
     # --- predict ---------------------------------------------------------------------------------------------
 
     def predict(self, source: str | Path | list[str | Path], *, save: bool = False, project: str | Path = "runs",
-                name: str = "predict", top_k: int = 3, device: str = "cpu", tta: bool = False) -> list[Classification]:
+                name: str = "predict", top_k: int = 3, device: str = "cpu", tta: bool = False,
+                **options: Any) -> list[Classification] | list[Detections] | list[Segmentation]:
+        """Classifiers: the top labels of each image. Detectors: the Detections of each image, then of each video
+        frame (`frame` set), with the options of `foveal predict` (conf, iou, classes, max_det, crop, margin).
+        Segmenters: the Segmentation (class map) of each image, then of each frame (option: cutout)."""
         from foveal.infer.predictor import Predictor
         from foveal.infer.save import save_annotated
 
         self._need_checkpoint("predict")
         sources = source if isinstance(source, (list, tuple)) else [source]
+        if self.task == "detect":
+            from foveal.infer.detect_cli import detect_sources
+
+            return detect_sources(self.checkpoint, list(sources), save=save, project=project, name=name, device=device,
+                                  **options).all
+        if self.task == "segment":
+            from foveal.infer.segment_cli import segment_sources
+
+            return segment_sources(self.checkpoint, list(sources), save=save, project=project, name=name, device=device,
+                                   **options).all
+        if options:
+            raise FovealError(f"{', '.join(options)}: options of detectors and segmenters; {self.name} is a classifier")
         out = Predictor.from_checkpoint(self.checkpoint, device=device).predict(sources, tta=tta)
         if save and out.results:
             save_annotated(out, project, name, top_k)

@@ -44,7 +44,7 @@ def train(
     model: Annotated[Optional[str], Opt(help="Model name (foveal models) or, with --resume, ignored.")] = None,
     data: Annotated[Optional[str], Opt(help="Data set name (foveal datasets) or a path: image folder, CSV.")] = None,
     data_root: Annotated[Optional[str], Opt(help="Folder with a local copy of a named data set.")] = None,
-    task: Annotated[Optional[str], Opt(help="classify or detect (default model: tinyvgg, fcos).")] = None,
+    task: Annotated[Optional[str], Opt(help="classify, detect or segment (default model: tinyvgg, fcos, unet).")] = None,
     epochs: Annotated[Optional[int], Opt()] = None,
     batch_size: Annotated[Optional[int], Opt()] = None,
     optimizer: Annotated[Optional[str], Opt(help="sgd, adam or adamw.")] = None,
@@ -62,7 +62,7 @@ def train(
     finetune: Annotated[Optional[str], Opt(help="With weights: head (frozen backbone, cached features), full or gradual.")] = None,
     backbone_lr: Annotated[Optional[float], Opt(help="full/gradual: the backbone's lr as a fraction of --lr (default 0.1).")] = None,
     head_epochs: Annotated[Optional[int], Opt(help="full/gradual: epochs fitting the new head on cached backbone features first (default 5; 0: none).")] = None,
-    backbone: Annotated[Optional[str], Opt(help="detect: the timm backbone of fcos/retinanet/fasterrcnn (default efficientnet_lite0).")] = None,
+    backbone: Annotated[Optional[str], Opt(help="detect/segment: the timm backbone of fcos/retinanet/fasterrcnn/unet (default efficientnet_lite0).")] = None,
     max_det: Annotated[Optional[int], Opt("--max-det", help="detect: boxes kept per image (1: single-object localisation).")] = None,
     time_limit: Annotated[Optional[float], Opt(help="Minutes to train: after epoch 1, as many epochs as fit, the schedule adjusted.")] = None,
     auto_augment: Annotated[Optional[str], Opt(help="Transfer learning's train policy after crop + flip: trivial, rand or none.")] = None,
@@ -75,7 +75,9 @@ def train(
     deterministic: Annotated[Optional[bool], Opt("--deterministic/--no-deterministic")] = None,
     device: Annotated[Optional[str], Opt(help="auto (cuda, then mps, then cpu), cpu, cuda, mps.")] = None,
     amp: Annotated[Optional[str], Opt(help="auto, bf16 or off.")] = None,
-    patience: Annotated[Optional[int], Opt(help="Early stopping after this many epochs without improvement.")] = None,
+    patience: Annotated[Optional[int], Opt(help="Early stopping after this many evaluations without improvement.")] = None,
+    val_period: Annotated[Optional[int], Opt(help="Evaluate every N epochs (and the first and last; default 1).")] = None,
+    dice: Annotated[Optional[float], Opt(help="segment: weight of a Dice loss added to cross-entropy (default 0).")] = None,
     project: Annotated[Optional[str], Opt(help="Folder of run folders (default runs).")] = None,
     name: Annotated[Optional[str], Opt(help="Run folder name (default: the model name); never overwrites.")] = None,
     config: Annotated[Optional[Path], Opt(help="YAML file of settings; command-line options win.")] = None,
@@ -91,7 +93,8 @@ def train(
         weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
         augment=augment, normalize=normalize, hidden=hidden, pretrained=pretrained, weights=weights, finetune=finetune,
         backbone_lr=backbone_lr, head_epochs=head_epochs, backbone=backbone, max_det=max_det, time_limit=time_limit, auto_augment=auto_augment, tta=tta, folds=folds, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
-        device=device, amp=amp, patience=patience, project=project, name=name).items() if v is not None}}
+        device=device, amp=amp, patience=patience, val_period=val_period, dice=dice, project=project,
+        name=name).items() if v is not None}}
     if resume:
         m = Model(resume)
         metrics = m.train(data=data, resume=resume, **overrides)
@@ -130,7 +133,7 @@ def val(
 
 @app.command()
 def predict(
-    sources: Annotated[list[str], typer.Argument(help="Image files and folders (checkpoints among them join --model as an ensemble).")],
+    sources: Annotated[list[str], typer.Argument(help="Image files and folders, and video files for detectors (checkpoints among them join --model as an ensemble).")],
     model: Annotated[Optional[str], Opt(help="Checkpoint (runs/<run>/best.pt) or run folder; with --pretrained, a model name (default efficientnet_lite0).")] = None,
     pretrained: Annotated[bool, Opt("--pretrained", help="Use the named model's pretrained ImageNet weights.")] = False,
     tta: Annotated[bool, Opt("--tta", help="Test-time augmentation: flips and shifted crops averaged.")] = False,
@@ -146,12 +149,14 @@ def predict(
     max_det: Annotated[Optional[int], Opt("--max-det", help="Detectors: at most this many boxes per image.")] = None,
     crop: Annotated[bool, Opt("--crop", help="Detectors: save each object as crops/<class>/<image>_<n>.jpg.")] = False,
     margin: Annotated[float, Opt(help="Detectors: --crop grows each box by this fraction of its size per side.")] = 0.0,
+    cutout: Annotated[Optional[str], Opt(help="Segmenters: save <image>_<CLASS>.png with everything but CLASS transparent.")] = None,
+    pixel_size: Annotated[Optional[float], Opt("--pixel-size", help="Segmenters: the side of one pixel in mm; areas are also given in mm².")] = None,
     project: Annotated[str, Opt()] = "runs",
     name: Annotated[str, Opt()] = "predict",
     device: Annotated[str, Opt()] = "cpu",
 ) -> None:
-    """Predict what images show (classifiers) or where its objects are (detectors); unreadable files are reported and
-    skipped. Several classification checkpoints: an ensemble."""
+    """Predict what images show (classifiers), where their objects are (detectors) or the class of every pixel
+    (segmenters); unreadable files are reported and skipped. Several classification checkpoints: an ensemble."""
     from foveal.engine.checkpoint import is_checkpoint, resolve_checkpoint
     from foveal.infer.predictor import Predictor, predict_with
     from foveal.infer.save import save_annotated
@@ -160,7 +165,13 @@ def predict(
         raise FovealError(f"--format must be text, json or csv; got {format_!r}")
     extra = [s for s in sources if is_checkpoint(s)]
     images = [s for s in sources if s not in extra]
-    if model and not pretrained and _task_of(resolve_checkpoint(model)) == "detect":
+    task = _task_of(resolve_checkpoint(model)) if model and not pretrained else "classify"
+    if task == "segment":
+        from foveal.infer.segment_cli import predict_segmentation
+
+        return predict_segmentation(resolve_checkpoint(model), images, format_=format_, pixel_size=pixel_size, save=save,
+                                    cutout=cutout, project=project, name=name, device=device)
+    if task == "detect":
         from foveal.infer.detect_cli import predict_detections
 
         return predict_detections(resolve_checkpoint(model), images, conf=conf, iou=iou, max_det=max_det, format_=format_,
@@ -178,6 +189,11 @@ def predict(
         predictors = [Predictor.from_checkpoint(resolve_checkpoint(m), device=device) for m in [model, *extra] if m]
     if not images:
         raise FovealError("no images given: pass image files or folders after the options")
+    from foveal.infer.video import is_video
+
+    if any(is_video(s) for s in images):
+        raise FovealError(f"{next(s for s in images if is_video(s))}: video input goes to detectors and segmenters; "
+                          f"a classifier takes images (extract frames first)")
     result = predict_with(predictors, images, tta=tta)
     if format_ == "csv" and result.results:
         from foveal.infer.submission import write_submission

@@ -49,6 +49,7 @@ class TrainConfig:
     backbone_lr: float = 0.1  # full/gradual: the backbone's learning rate as a fraction of lr
     backbone: str | None = None  # detect: the classification backbone of fasterrcnn/retinanet/fcos (efficientnet_lite0)
     max_det: int = 100  # detect: boxes kept per image (1 = single-object localisation)
+    dice: float = 0.0  # segment: weight of the Dice loss added to cross-entropy (0: cross-entropy alone)
     head_epochs: int = 5  # full/gradual: epochs fitting the new head on cached backbone features before any layer moves
     folds: int | None = None  # K-fold cross-validation: K models and their out-of-fold score
     tta: bool = False  # evaluate with test-time augmentation (flips and shifted crops averaged)
@@ -59,7 +60,8 @@ class TrainConfig:
     amp: str = "auto"
     channels_last: bool | None = None  # None: on for convolutional models
     time_limit: float | None = None  # minutes: after epoch 1, train as many epochs as fit (the schedule follows)
-    patience: int | None = None  # early stopping: epochs without improvement
+    patience: int | None = None  # early stopping: evaluations without improvement
+    val_period: int = 1  # evaluate every N epochs (and the first and last); the evaluation of a detector is costly
     eval_batch_size: int = 1024
     project: str = "runs"
     name: str | None = None
@@ -94,7 +96,9 @@ class TrainConfig:
             raise FovealError(f"head_epochs is a number of epochs, 0 or more; got {self.head_epochs}")
         if not 0 <= self.backbone_lr <= 1:
             raise FovealError(f"backbone_lr is a fraction of lr in [0, 1]; got {self.backbone_lr}")
-        for key in ("epochs", "batch_size", "eval_batch_size"):
+        if self.dice < 0:
+            raise FovealError(f"dice is a loss weight, 0 or more; got {self.dice}")
+        for key in ("epochs", "batch_size", "eval_batch_size", "val_period"):
             if int(getattr(self, key)) < 1:
                 raise FovealError(f"{key} must be at least 1; got {getattr(self, key)}")
         if not self.lr > 0:
@@ -190,5 +194,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     # lr 0.01 at batch 8 (theirs: 0.02 at 16)
     "detect": {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4, "schedule": "cosine",
                "warmup_epochs": 0.5, "batch_size": 8},
+    # segmentation: AdamW with a cosine decay, the usual recipe for a U-Net on a pretrained encoder
+    "segment": {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "schedule": "cosine", "warmup_epochs": 0.5,
+                "batch_size": 8},
 }
-DEFAULT_MODELS = {"classify": "tinyvgg", "detect": "fcos"}
+DEFAULT_MODELS = {"classify": "tinyvgg", "detect": "fcos", "segment": "unet"}

@@ -79,6 +79,7 @@ class Detections:
     image_size: tuple[int, int]  # (height, width)
     mask: np.ndarray | None = None  # (N, H, W) bool, for instance segmentation
     source: str = ""
+    frame: int | None = None  # the frame's index (from 0) when the source is a video
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
@@ -106,7 +107,7 @@ class Detections:
     def __getitem__(self, keep: "np.ndarray | slice") -> "Detections":
         return Detections(
             self.xyxy[keep], self.confidence[keep], self.class_id[keep], self.classes, self.image_size,
-            None if self.mask is None else self.mask[keep], self.source,
+            None if self.mask is None else self.mask[keep], self.source, self.frame,
         )
 
     def counts(self) -> dict[str, int]:
@@ -116,6 +117,7 @@ class Detections:
     def to_dict(self) -> dict:
         return {
             "source": self.source,
+            **({} if self.frame is None else {"frame": self.frame}),
             "image_size": [int(v) for v in self.image_size],
             "counts": self.counts(),
             "objects": [
@@ -134,6 +136,7 @@ class Segmentation:
     classes: tuple[str, ...]
     source: str = ""
     ignore_index: int = 255
+    frame: int | None = None  # the frame's index (from 0) when the source is a video
 
     def __post_init__(self) -> None:
         class_map = np.asarray(self.class_map, dtype=np.int64)

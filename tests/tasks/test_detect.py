@@ -114,3 +114,37 @@ def test_detection_card_and_errors(tmp_path):
         foveal.Model("fasterrcnn", task="detect").train(data="shapes", backbone="not_a_net", epochs=1, project=str(tmp_path),
                                                          progress=False)
     assert torch.is_tensor(data.train.images[0])
+
+
+def test_predict_video_draws_every_frame_and_counts(trained, tmp_path, capsys):
+    """A video predicts frame by frame (CLI and Python API alike), is written back drawn at its own frame rate, and
+    an unreadable video among the inputs is reported and skipped."""
+    import csv
+
+    from foveal.cli import main
+    from foveal.infer.video import VideoReader, VideoWriter
+
+    m, _ = trained
+    scenes = shapes_detection(n_train=1, n_val=6, seed=7).val.images
+    with VideoWriter(tmp_path / "clip.mp4", fps=5) as w:
+        for s in scenes:
+            w.write(s)
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 64)
+    with VideoReader(tmp_path / "clip.mp4") as r:
+        decoded = list(r)
+    expected = DetectPredictor.from_checkpoint(m.checkpoint).detect(decoded)
+    code = main(["predict", "--model", str(m.checkpoint), str(tmp_path / "clip.mp4"), str(tmp_path / "broken.mp4"),
+                 "--save", "--format", "csv", "--out", str(tmp_path / "boxes.csv"), "--project", str(tmp_path / "runs")])
+    captured = capsys.readouterr()
+    assert code == 0 and "1 file(s) could not be read" in captured.err
+    with (tmp_path / "boxes.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [sum(int(r["frame"]) == i for r in rows) for i in range(6)] == [len(d) for d in expected]
+    assert sum(len(d) for d in expected) >= 6  # each scene has 1-4 shapes
+    with VideoReader(tmp_path / "runs" / "predict" / "clip.mp4") as r:
+        drawn = list(r)
+        assert r.fps == 5
+    assert len(drawn) == 6 and drawn[0].shape[-1] >= 320  # small frames are drawn enlarged, as images are
+
+    frames = foveal.Model(m.checkpoint).predict(tmp_path / "clip.mp4", conf=0.25)
+    assert [d.frame for d in frames] == list(range(6)) and [len(d) for d in frames] == [len(d) for d in expected]

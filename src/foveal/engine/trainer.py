@@ -170,27 +170,36 @@ class Trainer:
             epoch += 1
             cfg = self.cfg
             record = self._train_epoch(epoch)
-            out = self.task.evaluate(self.model, self.val_loader)
-            record.update({f"val_{k}": v for k, v in out.metrics.items() if isinstance(v, (int, float))})
+            train_s = time.perf_counter() - record["_start"]
+            improved = False
+            if self._evaluates(epoch):
+                out = self.task.evaluate(self.model, self.val_loader)
+                record.update({f"val_{k}": v for k, v in out.metrics.items() if isinstance(v, (int, float))})
+                fitness = out.metrics[self.task.fitness_key]
+                improved = fitness > self.best_fitness
+                if improved:
+                    self.best_fitness, self.best_epoch, stale = fitness, epoch, 0
+                else:
+                    stale += 1
             record["time_s"] = time.perf_counter() - record.pop("_start")
             self.history.append(record)
-            fitness = out.metrics[self.task.fitness_key]
-            improved = fitness > self.best_fitness
-            if improved:
-                self.best_fitness, self.best_epoch, stale = fitness, epoch, 0
-            else:
-                stale += 1
             self._save(epoch, improved)
-            key = self.task.fitness_key
-            log.info("epoch %d/%d  train loss %.4f  val %s %.4f  %.1fs  %.0f img/s%s", epoch, cfg.epochs,
-                     record["train_loss"], key, record[f"val_{key}"], record["time_s"], record["images_per_s"],
-                     "  *best" if improved else "")
+            key = f"val_{self.task.fitness_key}"
+            shown = f"  {key[4:]} {record[key]:.4f}" if key in record else ""
+            log.info("epoch %d/%d  train loss %.4f%s  %.1fs  %.0f img/s%s", epoch, cfg.epochs, record["train_loss"], shown,
+                     record["time_s"], record["images_per_s"], "  *best" if improved else "")
             if cfg.time_limit and epoch == 1:
-                self._fit_time_limit(record["time_s"])
+                eval_s = record["time_s"] - train_s
+                self._fit_time_limit(train_s + eval_s / cfg.val_period)
             if cfg.patience is not None and stale >= cfg.patience:
-                log.info("early stopping: no improvement in %d epochs (best epoch %d)", cfg.patience, self.best_epoch)
+                log.info("early stopping: no improvement in %d evaluations (best epoch %d)", cfg.patience, self.best_epoch)
                 break
         return self._finish()
+
+    def _evaluates(self, epoch: int) -> bool:
+        """--val-period N: evaluate every N epochs, and always the first (it times the evaluation for --time-limit)
+        and the last."""
+        return epoch == 1 or epoch % self.cfg.val_period == 0 or epoch >= self.cfg.epochs
 
     def _fit_time_limit(self, epoch_s: float) -> None:
         """--time-limit: after the first epoch, as many epochs as fit in the budget, and the schedule stretched or

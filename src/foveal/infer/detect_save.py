@@ -45,10 +45,11 @@ def save_crops(dets: Sequence[Detections], images: Sequence[torch.Tensor], folde
 def write_csv(dets: Sequence[Detections], path: Path) -> Path:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["source", "class", "confidence", "x1", "y1", "x2", "y2"])
+        w.writerow(["source", "frame", "class", "confidence", "x1", "y1", "x2", "y2"])
         for d in dets:
+            frame = "" if d.frame is None else d.frame
             for (x1, y1, x2, y2), s, c in zip(d.xyxy.tolist(), d.confidence.tolist(), d.class_id.tolist()):
-                w.writerow([d.source, d.classes[c], f"{s:.4f}", f"{x1:.1f}", f"{y1:.1f}", f"{x2:.1f}", f"{y2:.1f}"])
+                w.writerow([d.source, frame, d.classes[c], f"{s:.4f}", f"{x1:.1f}", f"{y1:.1f}", f"{x2:.1f}", f"{y2:.1f}"])
     return path
 
 
@@ -57,4 +58,5 @@ def output_dir(project: str | Path, name: str) -> Path:
 
 
 def _stem(d: Detections, i: int) -> str:
-    return Path(d.source).stem if d.source else f"image{i}"
+    stem = Path(d.source).stem if d.source else f"image{i}"
+    return stem if d.frame is None else f"{stem}_{d.frame:06d}"

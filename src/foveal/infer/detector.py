@@ -4,7 +4,7 @@ NMS thresholds, a class filter and per-class counts."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -68,6 +68,12 @@ class DetectPredictor:
                 det = to_detections(o, self.card.classes, tuple(img.shape[-2:]), src)
                 out.append(det if keep is None else det[[c in keep for c in det.class_id.tolist()]])
         return out
+
+    def detect_frames(self, frames: Iterable[torch.Tensor], source: str = "", **kw) -> Iterator[tuple[torch.Tensor, Detections]]:
+        """(frame, its detections) for a stream of decoded frames (a video), batch by batch; `frame` numbers them."""
+        from foveal.infer.video import predict_frames
+
+        return predict_frames(frames, lambda batch: self.detect(batch, sources=[source] * len(batch), **kw), self.batch_size)
 
     def predict(self, sources: Iterable[str | Path], **kw) -> tuple[list[Detections], list[torch.Tensor], list[tuple[str, str]]]:
         """(detections, decoded images, unreadable files) for files and folders; unreadable ones are skipped."""

@@ -1,12 +1,17 @@
-"""Turn what a user passes to predict (files, folders) into a sorted list of image paths."""
+"""What a user passes to predict: files and folders as a sorted list of image paths, videos apart, and what one
+prediction run over them produced."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from foveal.data.images import IMAGE_EXTENSIONS
 from foveal.errors import FovealError
+
+log = logging.getLogger("foveal")
 
 
 def expand_sources(sources: Iterable[str | Path]) -> list[Path]:
@@ -26,3 +31,40 @@ def expand_sources(sources: Iterable[str | Path]) -> list[Path]:
     if not paths:
         raise FovealError("nothing to predict: give image files or folders")
     return paths
+
+
+@dataclass
+class PredictRun:
+    """What one prediction over images and videos produced: each image's result, each video's per-frame results,
+    the unreadable files (path, reason) and the folder the drawn outputs went to (if any)."""
+
+    images: list = field(default_factory=list)
+    videos: dict[str, list] = field(default_factory=dict)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    folder: Path | None = None
+
+    @property
+    def all(self) -> list:
+        return self.images + [r for v in self.videos.values() for r in v]
+
+    def add_videos(self, paths: Iterable[str], predict_video: Callable[[Path], list]) -> None:
+        """Each video's per-frame results; one that cannot be read is reported and skipped."""
+        for path in paths:
+            try:
+                self.videos[path] = predict_video(Path(path))
+            except FovealError as err:
+                log.warning("skipped %s", err)
+                self.failed.append((path, str(err)))
+        if not self.images and not self.videos:
+            raise FovealError("no image or video could be read")
+
+
+def split_videos(sources: Iterable[str | Path]) -> tuple[list[str | Path], list[str]]:
+    """(image files and folders, video files) of what was given to predict."""
+    from foveal.infer.video import is_video
+
+    sources = list(sources)
+    if not sources:
+        raise FovealError("no images given: pass image files, folders or videos")
+    videos = [str(s) for s in sources if is_video(s) and Path(s).is_file()]
+    return [s for s in sources if str(s) not in videos], videos

@@ -48,23 +48,15 @@ def backbone_body(name: str, pretrained: bool = False) -> tuple[nn.Module, list[
     `pretrained`, its ImageNet weights (the offline efficientnet_lite0 ones included)."""
     import timm
 
-    from foveal.models.external import TIMM_PREFIX, timm_names
+    from foveal.models.backbones import check_backbone, load_backbone_weights
 
-    bare = name[len(TIMM_PREFIX):] if name.startswith(TIMM_PREFIX) else name
-    if bare not in timm_names():
-        raise FovealError(f"backbone {name!r}: expected a timm classification model (efficientnet_lite0, resnet50, "
-                          f"mobilenetv3_large_100, convnext_atto, ...)")
+    bare = check_backbone(name)
     try:
         body = timm.create_model(bare, pretrained=False, features_only=True, out_indices=(-3, -2, -1))
     except (RuntimeError, AttributeError, TypeError) as exc:
         raise FovealError(f"backbone {name!r} cannot give feature maps: {exc}") from None
     if pretrained:
-        from foveal.models.pretrained import load_pretrained
-
-        classifier, _ = load_pretrained(bare)
-        missing, _ = body.load_state_dict(classifier.state_dict(), strict=False)
-        if missing:
-            raise FovealError(f"backbone {name!r}: its pretrained weights lack {len(missing)} feature tensors ({missing[0]}, ...)")
+        load_backbone_weights(body, bare)
     return body, list(body.feature_info.channels())
 
 
@@ -94,7 +86,13 @@ def build_family(family: str, *, num_classes: int, img_size: tuple[int, int], ba
         anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 5)
         return RetinaNet(fpn, num_classes=num_classes + 1, anchor_generator=anchors, detections_per_img=max_det, **common)
     anchors = AnchorGenerator(((8,), (16,), (32,), (64,), (128,)), ((1.0,),) * 5)
-    return FCOS(fpn, num_classes=num_classes + 1, anchor_generator=anchors, detections_per_img=max_det, **common)
+    model = FCOS(fpn, num_classes=num_classes + 1, anchor_generator=anchors, detections_per_img=max_det, **common)
+    # FCOS's box distances pass a ReLU and start near 0: boxes of a fraction of a pixel, whose GIoU gradient is the
+    # product of two near-zero sides. On coco128 (80 classes, mixed photos) every output went negative within 4
+    # steps and the box loss stayed at 1.000 for the run. A bias of 1 starts each box at twice its level's anchor
+    # size; the same run's box loss fell from 1.0 to 0.6 in its first 24 steps.
+    nn.init.constant_(model.head.regression_head.bbox_reg.bias, 1.0)
+    return model
 
 
 def build_torchvision_detector(name: str, *, num_classes: int, img_size: tuple[int, int], max_det: int = 100,

@@ -25,4 +25,6 @@ def get_task(name: str):
         from foveal.tasks.detect import DetectTask
 
         return DetectTask
-    raise FovealError(f"task {task.value!r} is not available yet; this version trains: classify, detect")
+    from foveal.tasks.segment import SegmentTask
+
+    return SegmentTask

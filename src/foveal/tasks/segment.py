@@ -1,0 +1,181 @@
+"""Semantic segmentation as a task of the engine: its data, model, loss (cross-entropy with the ignore index, optional
+Dice), evaluation at each label image's own resolution, and report."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from foveal.config import TrainConfig
+from foveal.data.segmentation.loader import MaskLoader, train_transform
+from foveal.data.segmentation.semantic import IGNORE, MaskSet, MaskSplits
+from foveal.models.card import ModelCard
+from foveal.types import Segmentation
+
+log = logging.getLogger("foveal")
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+MAX_DEFAULT_SIZE = 512
+STRIDE = 32  # encoders downsample by 32: inputs are multiples of it
+
+
+@dataclass
+class SegmentOutput:
+    """One evaluation pass: the metrics, the pixel confusion matrix and each image's predicted class map."""
+
+    metrics: dict[str, Any]
+    confusion: np.ndarray
+    preds: list[Segmentation]
+
+    @property
+    def targets(self):
+        from foveal.errors import FovealError
+
+        raise FovealError("ensembles of segmenters are not supported; evaluate one checkpoint at a time")
+
+
+def input_size(cfg: TrainConfig, data: MaskSplits) -> int:
+    """--img-size, else the data's largest side up to 512, rounded up to a multiple of 32."""
+    size = cfg.img_size or min(MAX_DEFAULT_SIZE, max(max(im.shape[-2:]) for im in data.train.images))
+    return max(STRIDE, -(-int(size) // STRIDE) * STRIDE)
+
+
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = IGNORE) -> torch.Tensor:
+    """1 - the soft Dice of the classes present in the batch's truth, ignored pixels left out."""
+    keep = (target != ignore_index).unsqueeze(1)
+    probs = logits.float().softmax(1) * keep
+    onehot = F.one_hot(target.clamp(max=logits.shape[1] - 1), logits.shape[1]).permute(0, 3, 1, 2) * keep
+    inter, total = (probs * onehot).sum((0, 2, 3)), (probs + onehot).sum((0, 2, 3))
+    present = onehot.sum((0, 2, 3)) > 0
+    return 1 - (2 * inter[present] / total[present].clamp(min=1e-6)).mean()
+
+
+class SegmentTask:
+    name = "segment"
+    fitness_key = "miou"
+    autocast = True
+
+    def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
+        self.cfg, self.card, self.device, self.channels_last = cfg, card, device, channels_last
+        self.features_time_s = 0.0
+        self.mean = torch.tensor(card.mean, device=device).view(1, -1, 1, 1)
+        self.std = torch.tensor(card.std, device=device).view(1, -1, 1, 1)
+
+    # --- what a run starts from ------------------------------------------------------------------------------
+
+    @staticmethod
+    def load_data(cfg: TrainConfig) -> MaskSplits:
+        from foveal.data.segmentation.dataset import load_semantic
+
+        return load_semantic(cfg.data, max_size=cfg.img_size and 2 * cfg.img_size, val_split=cfg.val_split, seed=cfg.seed)
+
+    @staticmethod
+    def eval_split(splits: MaskSplits, card: ModelCard) -> MaskSet:
+        from foveal.tasks import check_classes
+
+        check_classes(splits, card)
+        return splits.val
+
+    @staticmethod
+    def make_card(cfg: TrainConfig, data: MaskSplits) -> ModelCard:
+        from foveal.models.segmentation import DEFAULT_ENCODER
+
+        size = input_size(cfg, data)
+        kwargs: dict[str, Any] = {}
+        if cfg.model == "unet":
+            kwargs["backbone"] = cfg.backbone or DEFAULT_ENCODER
+        elif cfg.backbone:
+            from foveal.errors import FovealError
+
+            raise FovealError(f"--backbone goes with unet; {cfg.model} has its own backbone")
+        return ModelCard("segment", cfg.model, data.classes, 3, (size, size), IMAGENET_MEAN, IMAGENET_STD,
+                         model_kwargs=kwargs, augmented=cfg.augment is not False)
+
+    @staticmethod
+    def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
+        """The segmenter; --pretrained gives the U-Net its encoder's ImageNet weights and a torchvision model its
+        COCO (VOC labels) weights; --weights loads a local file over it."""
+        from foveal.models.registry import create_model
+
+        extra = {}
+        if cfg.pretrained:
+            extra = {"pretrained_backbone": True} if card.model == "unet" else {"pretrained": True}
+        model = create_model(card.model, num_classes=card.num_classes, in_channels=3, img_size=card.input_size,
+                             **card.model_kwargs, **extra)
+        if cfg.weights:
+            from foveal.models.pretrained import load_weights_file
+
+            load_weights_file(model, cfg.weights)
+        return model.train()
+
+    def before_training(self, model: nn.Module, data: MaskSplits) -> None:
+        pass
+
+    # --- training ----------------------------------------------------------------------------------------------
+
+    def loaders(self, model: nn.Module, data: MaskSplits) -> tuple[MaskLoader, MaskSet]:
+        size = self.card.input_size
+        train = MaskLoader(data.train, self.cfg.batch_size, size, shuffle=True, seed=self.cfg.seed, device=self.device,
+                           transform=None if self.cfg.augment is False else train_transform(size))
+        return train, self.val_loader(data.val)
+
+    def val_loader(self, data: MaskSet) -> MaskSet:
+        return data  # evaluation takes each image at its own size
+
+    def new_tally(self) -> torch.Tensor:
+        return torch.zeros(2, dtype=torch.float64, device=self.device)  # correct pixels, counted pixels
+
+    def forward(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        from foveal.models.segmentation import logits
+
+        x = (images - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return logits(model, x)
+
+    def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        images, masks = batch
+        out = self.forward(model, images)
+        loss = F.cross_entropy(out.float(), masks, ignore_index=IGNORE)
+        if self.cfg.dice:
+            loss = loss + self.cfg.dice * dice_loss(out, masks)
+        keep = masks != IGNORE
+        correct = ((out.detach().argmax(1) == masks) & keep).sum()
+        return loss, torch.stack([correct, keep.sum()]).double()
+
+    @staticmethod
+    def train_metrics(tally: torch.Tensor, seen: int) -> dict[str, float]:
+        return {"train_pixel_accuracy": float(tally[0] / tally[1].clamp(min=1))}
+
+    # --- evaluation ---------------------------------------------------------------------------------------------
+
+    def evaluate(self, model: nn.Module, data: MaskSet) -> SegmentOutput:
+        """mIoU, per-class IoU, pixel accuracy and Dice over every label image at its own resolution."""
+        from foveal.infer.segmenter import class_maps
+        from foveal.metrics.segmentation import confusion, segmentation_metrics
+
+        maps = class_maps(model, self.card, data.images, self.device, batch_size=16, amp=self.cfg.amp)
+        n = self.card.num_classes
+        cm = torch.zeros(n, n, dtype=torch.int64)
+        for m, truth in zip(maps, data.masks):
+            cm += confusion(m, truth, n)
+        preds = [Segmentation(m.numpy(), self.card.classes, p) for m, p in
+                 zip(maps, data.paths or [""] * len(maps))]
+        return SegmentOutput(segmentation_metrics(cm.numpy(), self.card.classes), cm.numpy(), preds)
+
+    def combine(self, outs: list[SegmentOutput]) -> SegmentOutput:
+        from foveal.errors import FovealError
+
+        raise FovealError("ensembles of segmenters are not supported; evaluate one checkpoint at a time")
+
+    def write_report(self, run_dir: Path, data: MaskSet, out: SegmentOutput, history: list[dict]) -> None:
+        from foveal.tasks.segment_report import write_segmentation_report
+
+        write_segmentation_report(run_dir, data, out, history)
