@@ -23,12 +23,17 @@ class ImageBoxes:
     size: tuple[int, int]  # (height, width)
     boxes: np.ndarray  # (k, 4) float64 XYXY pixels
     labels: np.ndarray  # (k,) int64 indices into the class list
+    # per object, its outline when the format gives one: a list of flat pixel polygons [x1, y1, x2, y2, ...] or a
+    # COCO RLE dict; None for an object (or a whole image) with a box only
+    segments: list | None = None
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
         self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
         if len(self.boxes) != len(self.labels):
             raise ValueError(f"{len(self.boxes)} boxes but {len(self.labels)} labels for {self.path}")
+        if self.segments is not None and len(self.segments) != len(self.labels):
+            raise ValueError(f"{len(self.segments)} segments but {len(self.labels)} labels for {self.path}")
 
 
 @dataclass

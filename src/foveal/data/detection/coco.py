@@ -36,7 +36,7 @@ def read_coco(path: str | Path, images_dir: str | Path | None = None) -> BoxData
             notes.append(f"{path}: image {im['file_name']!r} not found under {', '.join(map(str, roots))}; skipped")
             continue
         size = (int(im["height"]), int(im["width"]))
-        boxes, labels = [], []
+        boxes, labels, segments = [], [], []
         for a in by_image.get(im["id"], []):
             if a.get("iscrowd", 0):
                 crowd += 1
@@ -53,7 +53,9 @@ def read_coco(path: str | Path, images_dir: str | Path | None = None) -> BoxData
                 continue
             boxes.append(np.clip(box, 0, [size[1], size[0], size[1], size[0]]))
             labels.append(index[a["category_id"]])
-        items.append(ImageBoxes(file, size, np.array(boxes).reshape(-1, 4), np.array(labels, dtype=np.int64)))
+            segments.append(a.get("segmentation") or None)  # polygons [[x, y, ...], ...] or an RLE dict
+        items.append(ImageBoxes(file, size, np.array(boxes).reshape(-1, 4), np.array(labels, dtype=np.int64),
+                                segments if any(s is not None for s in segments) else None))
     if crowd:
         notes.append(f"{path}: {crowd} crowd annotation(s) left out, as in COCO training")
     return BoxDataset(classes, items, notes + bad.notes(str(path)))

@@ -59,8 +59,8 @@ def label_path(image: Path) -> Path:
     return image.with_suffix(".txt")
 
 
-def parse_line(line: str, num_classes: int, size: tuple[int, int]) -> tuple[int, np.ndarray] | str:
-    """(class, pixel XYXY box) of one label line, or why it is bad."""
+def parse_line(line: str, num_classes: int, size: tuple[int, int]) -> tuple[int, np.ndarray, list | None] | str:
+    """(class, pixel XYXY box, [flat pixel polygon] or None) of one label line, or why it is bad."""
     fields = line.split()
     if len(fields) < 5 or (len(fields) > 5 and len(fields) % 2 == 0):
         return f"expected 'class x y w h' or 'class x1 y1 x2 y2 ...'; got {len(fields)} fields"
@@ -74,16 +74,18 @@ def parse_line(line: str, num_classes: int, size: tuple[int, int]) -> tuple[int,
     if not np.isfinite(values).all() or (values < -1e-6).any() or (values > 1 + 1e-6).any():
         return "coordinates are not normalised to 0-1"
     h, w = size
+    polygon = None
     if len(values) == 4:
         cx, cy, bw, bh = values
         box = np.array([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2])
     else:
         xy = values.reshape(-1, 2)
         box = np.array([xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max()])
+        polygon = [(np.clip(xy, 0, 1) * np.array([w, h])).ravel().tolist()]
     if box[2] <= box[0] or box[3] <= box[1]:
         return "the box has no area"
     box = np.clip(box, 0, 1) * np.array([w, h, w, h])
-    return cls, box
+    return cls, box, polygon
 
 
 def read_yolo(yaml_path: str | Path) -> dict[str, BoxDataset]:
@@ -123,7 +125,7 @@ def _read_split(split: str, dirs: list[Path], classes: tuple[str, ...]) -> BoxDa
 
 
 def _read_labels(img: Path, size: tuple[int, int], classes: tuple[str, ...], bad: BadLabels) -> ImageBoxes:
-    boxes, labels = [], []
+    boxes, labels, segments = [], [], []
     file = label_path(img)
     if file.is_file():
         for n, line in enumerate(file.read_text().splitlines(), 1):
@@ -135,7 +137,9 @@ def _read_labels(img: Path, size: tuple[int, int], classes: tuple[str, ...], bad
             else:
                 labels.append(parsed[0])
                 boxes.append(parsed[1])
-    return ImageBoxes(img, size, np.array(boxes).reshape(-1, 4), np.array(labels, dtype=np.int64))
+                segments.append(parsed[2])
+    return ImageBoxes(img, size, np.array(boxes).reshape(-1, 4), np.array(labels, dtype=np.int64),
+                      segments if any(s is not None for s in segments) else None)
 
 
 def write_yolo(splits: dict[str, BoxDataset], out: str | Path) -> Path:
