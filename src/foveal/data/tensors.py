@@ -120,6 +120,16 @@ def split_off(data: ImageSet, fraction: float, seed: int) -> tuple[ImageSet, Ima
     return data.subset(keep.nonzero().flatten()), data.subset(val)
 
 
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator of one epoch's shuffle: a pure function of (seed, epoch), so a resumed run repeats it."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+def epoch_order(n: int, shuffle: bool, seed: int, epoch: int) -> torch.Tensor:
+    """The sample order of one epoch: shuffled by epoch_generator, or 0..n-1."""
+    return torch.randperm(n, generator=epoch_generator(seed, epoch)) if shuffle else torch.arange(n)
+
+
 class TensorLoader:
     """Batches of (uint8 images, labels) from an ImageSet by index; shuffling is a pure function of (seed, epoch),
     so a resumed run sees the same batches an uninterrupted one would."""
@@ -145,7 +155,7 @@ class TensorLoader:
 
     def epoch(self, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.data)
-        g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        g = epoch_generator(self.seed, epoch)
         images, labels = self.images, self.labels
         if self.shuffle:  # one permuted copy per epoch, so every batch is a free slice, not a gather
             order = torch.randperm(n, generator=g).to(self.device)

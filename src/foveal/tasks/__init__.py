@@ -15,6 +15,23 @@ def check_classes(splits, card) -> None:
                           f"{short_list(card.classes)}")
 
 
+def build_task_model(cfg, card, families: tuple[str, ...]):
+    """A detector's or segmenter's starting model: --pretrained gives a foveal family (`families`) its backbone's
+    ImageNet weights and a torchvision model its own (COCO) weights; --weights loads a local file over it."""
+    from foveal.models.registry import create_model
+
+    extra = {}
+    if cfg.pretrained:
+        extra = {"pretrained_backbone": True} if card.model in families else {"pretrained": True}
+    model = create_model(card.model, num_classes=card.num_classes, in_channels=3, img_size=card.input_size,
+                         **card.model_kwargs, **extra)
+    if cfg.weights:
+        from foveal.models.pretrained import load_weights_file
+
+        load_weights_file(model, cfg.weights)
+    return model.train()
+
+
 def get_task(name: str):
     task = Task.parse(name)
     if task is Task.CLASSIFY:

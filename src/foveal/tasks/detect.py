@@ -82,18 +82,9 @@ class DetectTask:
     def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
         """The detector; --pretrained gives a family its backbone's ImageNet weights and a torchvision detector its
         COCO weights; --weights loads a local file over it."""
-        from foveal.models.registry import create_model
+        from foveal.tasks import build_task_model
 
-        extra = {}
-        if cfg.pretrained:
-            extra = {"pretrained_backbone": True} if card.model in FAMILIES else {"pretrained": True}
-        model = create_model(card.model, num_classes=card.num_classes, in_channels=3, img_size=card.input_size,
-                             **card.model_kwargs, **extra)
-        if cfg.weights:
-            from foveal.models.pretrained import load_weights_file
-
-            load_weights_file(model, cfg.weights)
-        return model.train()
+        return build_task_model(cfg, card, FAMILIES)
 
     def before_training(self, model: nn.Module, data: DetectionSplits) -> None:
         pass

@@ -102,18 +102,9 @@ class SegmentTask:
     def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
         """The segmenter; --pretrained gives the U-Net its encoder's ImageNet weights and a torchvision model its
         COCO (VOC labels) weights; --weights loads a local file over it."""
-        from foveal.models.registry import create_model
+        from foveal.tasks import build_task_model
 
-        extra = {}
-        if cfg.pretrained:
-            extra = {"pretrained_backbone": True} if card.model == "unet" else {"pretrained": True}
-        model = create_model(card.model, num_classes=card.num_classes, in_channels=3, img_size=card.input_size,
-                             **card.model_kwargs, **extra)
-        if cfg.weights:
-            from foveal.models.pretrained import load_weights_file
-
-            load_weights_file(model, cfg.weights)
-        return model.train()
+        return build_task_model(cfg, card, ("unet",))
 
     def before_training(self, model: nn.Module, data: MaskSplits) -> None:
         pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -27,10 +28,12 @@ class DetectionSet:
 
 
 @dataclass
-class DetectionSplits:
+class Splits:
+    """A detection or segmentation data set in memory: its name, train and val splits and what the readers skipped."""
+
     name: str
-    train: DetectionSet
-    val: DetectionSet
+    train: Any
+    val: Any
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -41,6 +44,12 @@ class DetectionSplits:
     @property
     def classes(self) -> tuple[str, ...]:
         return self.train.classes
+
+
+@dataclass
+class DetectionSplits(Splits):
+    train: DetectionSet
+    val: DetectionSet
 
 
 def decode(ds: BoxDataset, max_size: int | None = None) -> tuple[DetectionSet, list[str]]:

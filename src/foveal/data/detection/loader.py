@@ -9,6 +9,8 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2 as T
 
+from foveal.data.tensors import epoch_order
+
 from foveal.data.detection.dataset import DetectionSet
 
 Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
@@ -52,8 +54,7 @@ class DetectionLoader:
 
     def epoch(self, epoch: int = 0) -> Iterator[Batch]:
         n = len(self.data)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch)) if self.shuffle \
-            else torch.arange(n)
+        order = epoch_order(n, self.shuffle, self.seed, epoch)
         for start in range(0, n, self.batch_size):
             images, targets = zip(*(self.sample(int(i)) for i in order[start:start + self.batch_size]))
             yield list(images), list(targets)

@@ -10,6 +10,8 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2 as T
 
+from foveal.data.tensors import epoch_order
+
 from foveal.data.segmentation.semantic import IGNORE, MaskSet
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -47,8 +49,7 @@ class MaskLoader:
 
     def epoch(self, epoch: int = 0) -> Iterator[Batch]:
         n = len(self.data)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch)) if self.shuffle \
-            else torch.arange(n)
+        order = epoch_order(n, self.shuffle, self.seed, epoch)
         for start in range(0, n, self.batch_size):
             images, masks = zip(*(self.sample(int(i)) for i in order[start:start + self.batch_size]))
             yield (torch.stack(images).to(self.device, torch.float32).div_(255),

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from foveal.data.detection.dataset import Splits
 from foveal.data.images import IMAGE_EXTENSIONS, UnreadableImage, read_image, resize
 from foveal.errors import FovealError
 
@@ -44,20 +45,9 @@ class MaskSet:
 
 
 @dataclass
-class MaskSplits:
-    name: str
+class MaskSplits(Splits):
     train: MaskSet
     val: MaskSet
-    notes: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        for split in ("train", "val"):
-            if len(getattr(self, split)) == 0:
-                raise FovealError(f"data set {self.name!r} has no {split} images")
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return self.train.classes
 
 
 @dataclass
