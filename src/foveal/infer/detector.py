@@ -8,12 +8,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 
-from foveal.engine.checkpoint import load_model
-from foveal.engine.device import select_device
 from foveal.errors import FovealError
-from foveal.models.card import ModelCard
+from foveal.infer.sources import CheckpointPredictor
 from foveal.models.detection import NMS_IOU, set_postprocess
 from foveal.types import Detections
 
@@ -22,18 +19,8 @@ log = logging.getLogger("foveal")
 DEFAULT_CONF, DEFAULT_IOU = 0.25, NMS_IOU
 
 
-class DetectPredictor:
-    def __init__(self, model: nn.Module, card: ModelCard, device: str = "cpu", batch_size: int = 8) -> None:
-        if card.task != "detect":
-            raise FovealError(f"{card.model} is a {card.task} model, not a detector")
-        self.card, self.batch_size = card, batch_size
-        self.device = select_device(device)
-        self.model = model.to(self.device).eval()
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> "DetectPredictor":
-        model, card, _ = load_model(path)
-        return cls(model, card, device)
+class DetectPredictor(CheckpointPredictor):
+    task, kind = "detect", "detector"
 
     def class_ids(self, names: Sequence[str] | None) -> list[int] | None:
         """Class names (or ids) to keep, checked against the card."""

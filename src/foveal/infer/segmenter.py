@@ -9,9 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from foveal.engine.checkpoint import load_model
-from foveal.engine.device import autocast_dtype, select_device, use_channels_last
-from foveal.errors import FovealError
+from foveal.engine.device import autocast_dtype, use_channels_last
+from foveal.infer.sources import CheckpointPredictor
 from foveal.models.card import ModelCard
 from foveal.types import Segmentation
 
@@ -46,18 +45,8 @@ def class_maps(model: nn.Module, card: ModelCard, images: Sequence[torch.Tensor]
     return maps
 
 
-class SegmentPredictor:
-    def __init__(self, model: nn.Module, card: ModelCard, device: str = "cpu", batch_size: int = 8) -> None:
-        if card.task != "segment":
-            raise FovealError(f"{card.model} is a {card.task} model, not a segmenter")
-        self.card, self.batch_size = card, batch_size
-        self.device = select_device(device)
-        self.model = model.to(self.device).eval()
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> "SegmentPredictor":
-        model, card, _ = load_model(path)
-        return cls(model, card, device)
+class SegmentPredictor(CheckpointPredictor):
+    task, kind = "segment", "segmenter"
 
     def segment(self, images: Sequence[torch.Tensor], sources: Sequence[str] = ()) -> list[Segmentation]:
         maps = class_maps(self.model, self.card, images, self.device, self.batch_size)

@@ -68,3 +68,26 @@ def split_videos(sources: Iterable[str | Path]) -> tuple[list[str | Path], list[
         raise FovealError("no images given: pass image files, folders or videos")
     videos = [str(s) for s in sources if is_video(s) and Path(s).is_file()]
     return [s for s in sources if str(s) not in videos], videos
+
+
+class CheckpointPredictor:
+    """What detectors and segmenters share at prediction time: a model of the right task on its device, in eval mode,
+    loaded from a checkpoint (weights only)."""
+
+    task, kind = "", ""  # the card's task and what to call the model in the error
+
+    def __init__(self, model, card, device: str = "cpu", batch_size: int = 8) -> None:
+        from foveal.engine.device import select_device
+
+        if card.task != self.task:
+            raise FovealError(f"{card.model} is a {card.task} model, not a {self.kind}")
+        self.card, self.batch_size = card, batch_size
+        self.device = select_device(device)
+        self.model = model.to(self.device).eval()
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu"):
+        from foveal.engine.checkpoint import load_model
+
+        model, card, _ = load_model(path)
+        return cls(model, card, device)

@@ -15,6 +15,12 @@ def check_classes(splits, card) -> None:
                           f"{short_list(card.classes)}")
 
 
+def checked_val(splits, card):
+    """The validation split of detection or segmentation data, its classes checked against the model's."""
+    check_classes(splits, card)
+    return splits.val
+
+
 def build_task_model(cfg, card, families: tuple[str, ...]):
     """A detector's or segmenter's starting model: --pretrained gives a foveal family (`families`) its backbone's
     ImageNet weights and a torchvision model its own (COCO) weights; --weights loads a local file over it."""

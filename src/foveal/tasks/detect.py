@@ -59,11 +59,10 @@ class DetectTask:
         return load_detection(cfg.data, max_size=cfg.img_size, seed=cfg.seed)
 
     @staticmethod
-    def eval_split(splits: DetectionSplits, card: ModelCard) -> DetectionSet:
-        from foveal.tasks import check_classes
+    def eval_split(splits, card):
+        from foveal.tasks import checked_val
 
-        check_classes(splits, card)
-        return splits.val
+        return checked_val(splits, card)
 
     @staticmethod
     def make_card(cfg: TrainConfig, data: DetectionSplits) -> ModelCard:

@@ -77,11 +77,10 @@ class SegmentTask:
         return load_semantic(cfg.data, max_size=cfg.img_size and 2 * cfg.img_size, val_split=cfg.val_split, seed=cfg.seed)
 
     @staticmethod
-    def eval_split(splits: MaskSplits, card: ModelCard) -> MaskSet:
-        from foveal.tasks import check_classes
+    def eval_split(splits, card):
+        from foveal.tasks import checked_val
 
-        check_classes(splits, card)
-        return splits.val
+        return checked_val(splits, card)
 
     @staticmethod
     def make_card(cfg: TrainConfig, data: MaskSplits) -> ModelCard:
