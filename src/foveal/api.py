@@ -81,7 +81,7 @@ class Model:
         else:
             cfg = self.config(config, data=None if data is None else str(data), **overrides)
             run_dir = None
-        splits = get_task(cfg.task).load_data(cfg)
+        splits = get_task(cfg.task, cfg.model).load_data(cfg)
         if ckpt is not None and ckpt["epoch"] >= cfg.epochs:
             raise FovealError(f"nothing to resume: {run_dir} already finished its {cfg.epochs} epochs")
         if cfg.folds and ckpt is None:

@@ -143,8 +143,8 @@ def predict(
     out: Annotated[Optional[Path], Opt(help="--format csv: the file to write (default submission.csv).")] = None,
     proba: Annotated[bool, Opt("--proba", help="--format csv: one probability column per class instead of the label.")] = False,
     header: Annotated[Optional[str], Opt(help="--format csv: column names, comma-separated (default id,label or id,<classes>).")] = None,
-    conf: Annotated[float, Opt(help="Detectors: keep boxes at least this confident.")] = 0.25,
-    iou: Annotated[float, Opt(help="Detectors: NMS overlap above which the weaker box is dropped.")] = 0.6,
+    conf: Annotated[float, Opt(help="Detectors and instance segmenters: keep objects at least this confident.")] = 0.25,
+    iou: Annotated[float, Opt(help="Detectors and instance segmenters: NMS overlap above which the weaker box is dropped.")] = 0.6,
     classes: Annotated[Optional[str], Opt(help="Detectors: only these classes, comma-separated names or ids.")] = None,
     max_det: Annotated[Optional[int], Opt("--max-det", help="Detectors: at most this many boxes per image.")] = None,
     crop: Annotated[bool, Opt("--crop", help="Detectors: save each object as crops/<class>/<image>_<n>.jpg.")] = False,
@@ -170,7 +170,8 @@ def predict(
         from foveal.infer.segment_cli import predict_segmentation
 
         return predict_segmentation(resolve_checkpoint(model), images, format_=format_, pixel_size=pixel_size, save=save,
-                                    cutout=cutout, project=project, name=name, device=device)
+                                    cutout=cutout, project=project, name=name, device=device, conf=conf, iou=iou,
+                                    max_det=max_det)
     if task == "detect":
         from foveal.infer.detect_cli import predict_detections
 

@@ -115,7 +115,7 @@ class Trainer:
         self.device = select_device(cfg.device)
         if self.device.type == "cpu":
             keep_freed_memory()
-        task = get_task(cfg.task)
+        task = get_task(cfg.task, cfg.model)
         self.card = ModelCard.from_dict(resume["card"]) if resume else task.make_card(cfg, data)
         self.model = (self.card.build() if resume else task.initial_model(cfg, self.card)).to(self.device)
         self.channels_last = use_channels_last(cfg.channels_last, self.model)

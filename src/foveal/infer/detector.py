@@ -41,8 +41,6 @@ class DetectPredictor(CheckpointPredictor):
     def detect(self, images: list[torch.Tensor], *, conf: float = DEFAULT_CONF, iou: float = DEFAULT_IOU,
                classes: Sequence[str] | None = None, max_det: int | None = None, sources: Sequence[str] = ()) -> list[Detections]:
         """Detections for decoded uint8 (C, H, W) images of any size (grey ones as RGB), boxes in their own pixels."""
-        from foveal.tasks.detect import to_detections
-
         if not 0 <= conf <= 1 or not 0 < iou <= 1:
             raise FovealError(f"--conf must be in [0, 1] and --iou in (0, 1]; got {conf} and {iou}")
         set_postprocess(self.model, conf=conf, iou=iou, max_det=max_det or self.card.model_kwargs.get("max_det", 100))
@@ -52,9 +50,15 @@ class DetectPredictor(CheckpointPredictor):
             batch = [_rgb(im).to(self.device, torch.float32).div_(255) for im in images[i:i + self.batch_size]]
             for j, (img, o) in enumerate(zip(batch, self.model(batch))):
                 src = sources[i + j] if i + j < len(sources) else ""
-                det = to_detections(o, self.card.classes, tuple(img.shape[-2:]), src)
+                det = self.convert(o, tuple(img.shape[-2:]), src)
                 out.append(det if keep is None else det[[c in keep for c in det.class_id.tolist()]])
         return out
+
+    def convert(self, out: dict[str, torch.Tensor], size: tuple[int, int], source: str) -> Detections:
+        """The model's output for one image as foveal's Detections."""
+        from foveal.tasks.detect import to_detections
+
+        return to_detections(out, self.card.classes, size, source)
 
     def detect_frames(self, frames: Iterable[torch.Tensor], source: str = "", **kw) -> Iterator[tuple[torch.Tensor, Detections]]:
         """(frame, its detections) for a stream of decoded frames (a video), batch by batch; `frame` numbers them."""
@@ -68,6 +72,18 @@ class DetectPredictor(CheckpointPredictor):
 
         paths, images, failed = read_sources(sources, channels=3)
         return self.detect(images, sources=[str(p) for p in paths], **kw), images, failed
+
+
+class InstancePredictor(DetectPredictor):
+    """An instance segmenter (Mask R-CNN) at prediction time: Detections that carry each object's mask."""
+
+    task, kind = "segment", "segmenter"
+    instances = True
+
+    def convert(self, out: dict[str, torch.Tensor], size: tuple[int, int], source: str) -> Detections:
+        from foveal.tasks.instance import to_instances
+
+        return to_instances(out, self.card.classes, size, source)
 
 
 def _rgb(image: torch.Tensor) -> torch.Tensor:

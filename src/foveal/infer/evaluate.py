@@ -65,7 +65,7 @@ def _evaluate_one(checkpoint, data, data_root, batch_size, device, tta, same):
     if batch_size:
         cfg = cfg.replace(eval_batch_size=batch_size)
     cfg = cfg.replace(tta=tta)
-    task_type = get_task(card.task)
+    task_type = get_task(card.task, card.model)
     splits = task_type.load_data(cfg)
     val = task_type.eval_split(splits, card)
     dev = select_device(device)

@@ -47,6 +47,7 @@ def class_maps(model: nn.Module, card: ModelCard, images: Sequence[torch.Tensor]
 
 class SegmentPredictor(CheckpointPredictor):
     task, kind = "segment", "segmenter"
+    instances = False  # a class per pixel (an InstancePredictor gives a mask per object)
 
     def segment(self, images: Sequence[torch.Tensor], sources: Sequence[str] = ()) -> list[Segmentation]:
         maps = class_maps(self.model, self.card, images, self.device, self.batch_size)

@@ -60,26 +60,24 @@ def backbone_body(name: str, pretrained: bool = False) -> tuple[nn.Module, list[
     return body, list(body.feature_info.channels())
 
 
+def input_kwargs(body: nn.Module, img_size: tuple[int, int]) -> dict:
+    """What a torchvision detector on a timm body needs to prepare its input: every image resized to the input size
+    (its longer side), normalised with the body's own ImageNet mean and std."""
+    size = max(img_size)
+    return dict(min_size=size, max_size=size, image_mean=list(body.pretrained_cfg.get("mean", (0.485, 0.456, 0.406))),
+                image_std=list(body.pretrained_cfg.get("std", (0.229, 0.224, 0.225))))
+
+
 def build_family(family: str, *, num_classes: int, img_size: tuple[int, int], backbone: str = DEFAULT_BACKBONE,
                  max_det: int = 100, pretrained_backbone: bool = False) -> nn.Module:
     from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet
     from torchvision.models.detection.anchor_utils import AnchorGenerator
-    from torchvision.ops.feature_pyramid_network import LastLevelMaxPool, LastLevelP6P7
+    from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
     body, channels = backbone_body(backbone, pretrained_backbone)
-    size = max(img_size)
-    common = dict(min_size=size, max_size=size, image_mean=list(body.pretrained_cfg.get("mean", (0.485, 0.456, 0.406))),
-                  image_std=list(body.pretrained_cfg.get("std", (0.229, 0.224, 0.225))))
-    if family == "fasterrcnn":  # P3-P5 and a pooled P6; anchors 4 and 8 strides wide, three shapes
-        fpn = FeaturePyramid(body, channels, LastLevelMaxPool())
-        anchors = AnchorGenerator(tuple((4 * s, 8 * s) for s in (8, 16, 32, 64)), ((0.5, 1.0, 2.0),) * 4)
-        from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-
-        # a CPU-sized second stage: 512-wide box head (torchvision: 1024), 256 sampled RoIs (512), 1,000 proposals (2,000)
-        return FasterRCNN(fpn, rpn_anchor_generator=anchors, box_detections_per_img=max_det,
-                          box_head=TwoMLPHead(FPN_CHANNELS * 7 * 7, BOX_HEAD), box_predictor=FastRCNNPredictor(BOX_HEAD, num_classes + 1),
-                          rpn_pre_nms_top_n_train=1000, rpn_post_nms_top_n_train=1000, rpn_pre_nms_top_n_test=500,
-                          rpn_post_nms_top_n_test=500, box_batch_size_per_image=256, **common)
+    common = input_kwargs(body, img_size)
+    if family == "fasterrcnn":
+        return two_stage(FasterRCNN, body, channels, num_classes=num_classes, max_det=max_det, **common)
     fpn = FeaturePyramid(body, channels, LastLevelP6P7(FPN_CHANNELS, FPN_CHANNELS))
     if family == "retinanet":
         sizes = tuple((x, int(x * 2 ** (1 / 3)), int(x * 2 ** (2 / 3))) for x in (32, 64, 128, 256, 512))
@@ -93,6 +91,23 @@ def build_family(family: str, *, num_classes: int, img_size: tuple[int, int], ba
     # size; the same run's box loss fell from 1.0 to 0.6 in its first 24 steps.
     nn.init.constant_(model.head.regression_head.bbox_reg.bias, 1.0)
     return model
+
+
+def two_stage(cls, body: nn.Module, channels: list[int], *, num_classes: int, max_det: int, **kwargs) -> nn.Module:
+    """Faster R-CNN (or Mask R-CNN, `cls`) on P3-P5 and a pooled P6 of a backbone, sized for a CPU: anchors 4 and 8
+    strides wide in three shapes, a 512-wide box head (torchvision: 1024), 256 sampled RoIs (512), 1,000 proposals
+    (2,000) in training and 500 at test time."""
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+    from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+    fpn = FeaturePyramid(body, channels, LastLevelMaxPool())
+    anchors = AnchorGenerator(tuple((4 * s, 8 * s) for s in (8, 16, 32, 64)), ((0.5, 1.0, 2.0),) * 4)
+    defaults = dict(rpn_pre_nms_top_n_train=1000, rpn_post_nms_top_n_train=1000, rpn_pre_nms_top_n_test=500,
+                    rpn_post_nms_top_n_test=500, box_batch_size_per_image=256)
+    return cls(fpn, rpn_anchor_generator=anchors, box_detections_per_img=max_det,
+               box_head=TwoMLPHead(FPN_CHANNELS * 7 * 7, BOX_HEAD), box_predictor=FastRCNNPredictor(BOX_HEAD, num_classes + 1),
+               **{**defaults, **kwargs})
 
 
 def build_torchvision_detector(name: str, *, num_classes: int, img_size: tuple[int, int], max_det: int = 100,

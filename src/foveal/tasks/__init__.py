@@ -38,7 +38,8 @@ def build_task_model(cfg, card, families: tuple[str, ...]):
     return model.train()
 
 
-def get_task(name: str):
+def get_task(name: str, model: str | None = None):
+    """The task class of a task name; for `segment`, instance segmentation when `model` is a Mask R-CNN."""
     task = Task.parse(name)
     if task is Task.CLASSIFY:
         from foveal.tasks.classify import ClassifyTask
@@ -48,6 +49,12 @@ def get_task(name: str):
         from foveal.tasks.detect import DetectTask
 
         return DetectTask
+    from foveal.models.instance import is_instance_model
+
+    if is_instance_model(model):
+        from foveal.tasks.instance import InstanceTask
+
+        return InstanceTask
     from foveal.tasks.segment import SegmentTask
 
     return SegmentTask

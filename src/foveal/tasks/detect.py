@@ -43,6 +43,8 @@ class DetectOutput:
 class DetectTask:
     name = "detect"
     fitness_key = "map"
+    families = FAMILIES  # the model names whose --backbone is a timm classifier
+    card_task = "detect"
     autocast = True  # bf16 where the CPU has it: 1.5x faster steps on coco128 (the box losses still see fp32 boxes)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
@@ -64,26 +66,26 @@ class DetectTask:
 
         return checked_val(splits, card)
 
-    @staticmethod
-    def make_card(cfg: TrainConfig, data: DetectionSplits) -> ModelCard:
+    @classmethod
+    def make_card(cls, cfg: TrainConfig, data: DetectionSplits) -> ModelCard:
         size = cfg.img_size or min(MAX_DEFAULT_SIZE, max(max(im.shape[-2:]) for im in data.train.images))
         kwargs: dict[str, Any] = {"max_det": cfg.max_det}
-        if cfg.model in FAMILIES:
+        if cfg.model in cls.families:
             kwargs["backbone"] = cfg.backbone or DEFAULT_BACKBONE
         elif cfg.backbone:
             from foveal.errors import FovealError
 
-            raise FovealError(f"--backbone goes with {', '.join(FAMILIES)}; {cfg.model} has its own backbone")
-        return ModelCard("detect", cfg.model, data.classes, 3, (size, size), IMAGENET_MEAN, IMAGENET_STD,
+            raise FovealError(f"--backbone goes with {', '.join(cls.families)}; {cfg.model} has its own backbone")
+        return ModelCard(cls.card_task, cfg.model, data.classes, 3, (size, size), IMAGENET_MEAN, IMAGENET_STD,
                          model_kwargs=kwargs, augmented=True)
 
-    @staticmethod
-    def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
+    @classmethod
+    def initial_model(cls, cfg: TrainConfig, card: ModelCard) -> nn.Module:
         """The detector; --pretrained gives a family its backbone's ImageNet weights and a torchvision detector its
         COCO weights; --weights loads a local file over it."""
         from foveal.tasks import build_task_model
 
-        return build_task_model(cfg, card, FAMILIES)
+        return build_task_model(cfg, card, cls.families)
 
     def before_training(self, model: nn.Module, data: DetectionSplits) -> None:
         pass

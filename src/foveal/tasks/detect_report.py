@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 
-def write_detection_report(run_dir: Path, data, out, history: list[dict]) -> None:
+def write_detection_report(run_dir: Path, data, out, history: list[dict], shown=None) -> None:
+    """`shown`: the predictions to draw on the first validation images (default: out.preds)."""
     from foveal.metrics.detection import detection_confusion
     from foveal.viz.plots import plot_confusion, plot_curves
     from foveal.viz.boxes import detection_grid, plot_pr_curves
@@ -18,5 +19,6 @@ def write_detection_report(run_dir: Path, data, out, history: list[dict]) -> Non
     plot_confusion(cm, [*classes, "background"], run_dir / "confusion_matrix.png")
     (run_dir / "per_class_ap.json").write_text(json.dumps(out.metrics["per_class_ap"], indent=2))
     n = min(16, len(data))
-    detection_grid([data.images[i] for i in range(n)], out.preds[:n], out.truths[:n], run_dir / "val_predictions.png")
+    detection_grid([data.images[i] for i in range(n)], (shown or out.preds)[:n], out.truths[:n],
+                   run_dir / "val_predictions.png")
 

@@ -1,5 +1,5 @@
-"""Boxes drawn on images: predictions with class colours and readable labels, truths in white; the detection
-precision-recall curves and validation grid of a run."""
+"""Boxes (and instance masks) drawn on images: predictions with class colours and readable labels, truths in white;
+the detection precision-recall curves and validation grid of a run."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def class_colours(n: int) -> list[tuple[int, int, int]]:
 def draw_detections(image: torch.Tensor, det: Detections, truth: Detections | None = None,
                     min_conf: float = 0.0) -> Image.Image:
     """A copy of a uint8 (C, H, W) image (small ones enlarged) with each box in its class colour and a filled label
-    'class 0.87' above it; true boxes, when given, as thin white outlines."""
+    'class 0.87' above it, its mask (instance segmentation) tinted and outlined in the same colour; true boxes, when
+    given, as thin white outlines."""
     canvas = upscale(to_pil(image), 320)
     scale = canvas.width / image.shape[-1]
     draw = ImageDraw.Draw(canvas)
@@ -42,6 +43,9 @@ def draw_detections(image: torch.Tensor, det: Detections, truth: Detections | No
         for box in truth.xyxy * scale:
             draw.rectangle(box.tolist(), outline=(255, 255, 255), width=line)
     keep = det.confidence >= min_conf
+    if det.mask is not None and keep.any():
+        canvas = draw_masks(canvas, det.mask[keep], [colours[c] for c in det.class_id[keep]])
+        draw = ImageDraw.Draw(canvas)
     for box, c, s in zip(det.xyxy[keep] * scale, det.class_id[keep], det.confidence[keep]):
         colour = colours[c]
         draw.rectangle(box.tolist(), outline=colour, width=line)
@@ -53,6 +57,24 @@ def draw_detections(image: torch.Tensor, det: Detections, truth: Detections | No
         light = sum(colour) / 3 > 150
         draw.text((tx + line - x0, ty + line - y0), text, fill=(0, 0, 0) if light else (255, 255, 255), font=font)
     return canvas
+
+
+def draw_masks(canvas: Image.Image, masks: np.ndarray, colours: Sequence[tuple[int, int, int]],
+               alpha: float = 0.45) -> Image.Image:
+    """Instance masks (k, h, w) tinted onto a canvas that is a whole multiple of their size, each in its colour
+    with its outline drawn solid."""
+    factor = canvas.width // masks.shape[-1]
+    arr = np.asarray(canvas, dtype=np.float32).copy()
+    for m, colour in zip(masks, colours):
+        inner = m.copy()
+        inner[1:] &= m[:-1]
+        inner[:-1] &= m[1:]
+        inner[:, 1:] &= m[:, :-1]
+        inner[:, :-1] &= m[:, 1:]
+        m, edge = (a.repeat(factor, 0).repeat(factor, 1) for a in (m, m & ~inner))
+        arr[m] = (1 - alpha) * arr[m] + alpha * np.asarray(colour, dtype=np.float32)
+        arr[edge] = colour
+    return Image.fromarray(arr.round().astype(np.uint8))
 
 
 def detection_grid(images: Sequence[torch.Tensor], preds: Sequence[Detections], truths: Sequence[Detections],

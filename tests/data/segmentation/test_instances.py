@@ -72,3 +72,49 @@ def test_coco128_seg_areas_match_the_shoelace_formula(shared_data):
     rel = np.array([abs(m - a) / a for a, m in rows])
     assert np.median(rel) < 0.005
     assert (rel <= 0.02).mean() > 0.99 and rel.max() < 0.04
+
+
+def test_instance_data_keeps_one_mask_per_box(shared_data):
+    """coco128-seg decoded with masks: one mask per box at its image's (shrunk) size, inside its box; shapes too."""
+    import torch
+
+    from foveal.data.detection.dataset import load_detection
+
+    data = load_detection(shared_data / "coco128-seg" / "data.yaml", max_size=320, masks=True)
+    assert len(data.train) == 128 and data.train.masks is not None
+    for img, boxes, masks in zip(data.train.images, data.train.boxes, data.train.masks):
+        assert masks.dtype == torch.bool and masks.shape == (len(boxes), *img.shape[-2:])
+        for b, m in zip(boxes, masks):
+            ys, xs = torch.nonzero(m, as_tuple=True)
+            if not len(xs):  # one object of coco128-seg, 1 x 1 px once shrunk to 320, falls between pixel centres
+                assert (b[2:] - b[:2]).max() < 2
+                continue
+            assert xs.min() >= b[0] - 2 and xs.max() < b[2] + 2 and ys.min() >= b[1] - 2 and ys.max() < b[3] + 2
+    shapes = load_detection("shapes", masks=True)
+    assert all(m.shape == (len(b), 96, 96) for m, b in zip(shapes.val.masks, shapes.val.boxes))
+
+
+def test_boxes_only_data_is_refused_for_instances(shared_data):
+    from foveal.data.detection.dataset import load_detection
+    from foveal.errors import FovealError
+
+    with pytest.raises(FovealError, match="needs object outlines"):
+        load_detection(shared_data / "coco128" / "data.yaml", masks=True)
+
+
+def test_transforms_move_masks_with_their_boxes():
+    import torch
+
+    from foveal.data.detection.dataset import shapes_detection
+    from foveal.data.detection.loader import DetectionLoader, train_transform
+
+    data = shapes_detection(n_train=24, n_val=2, masks=True)
+    loader = DetectionLoader(data.train, 8, shuffle=True, transform=train_transform())
+    torch.manual_seed(0)
+    for epoch in range(3):
+        for images, targets in loader.epoch(epoch):
+            for img, t in zip(images, targets):
+                assert t["masks"].shape == (len(t["boxes"]), *img.shape[-2:])
+                for b, m in zip(t["boxes"], t["masks"]):  # a crop may cut a mask inside its clipped box, never outside
+                    ys, xs = torch.nonzero(m, as_tuple=True)
+                    assert xs.min() >= b[0] - 1 and xs.max() < b[2] + 1 and ys.min() >= b[1] - 1 and ys.max() < b[3] + 1

@@ -30,8 +30,9 @@ def train_transform(fill: int = 114) -> T.Transform:
 
 class DetectionLoader:
     """(images, targets) batches: float images in [0, 1] (3, H, W) and {"boxes": (k, 4) XYXY pixels, "labels": (k,)}
-    with foveal's class ids. Shuffling is a pure function of (seed, epoch); transforms draw from torch's global
-    generator, which a checkpoint saves and a resumed run restores."""
+    with foveal's class ids (and "masks": uint8 (k, H, W) when the data has instance masks). Shuffling is a pure
+    function of (seed, epoch); transforms draw from torch's global generator, which a checkpoint saves and a resumed
+    run restores."""
 
     def __init__(self, data: DetectionSet, batch_size: int, shuffle: bool = False, seed: int = 0,
                  device: torch.device | str = "cpu", transform: T.Transform | None = None) -> None:
@@ -43,14 +44,20 @@ class DetectionLoader:
 
     def sample(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         img, boxes, labels = self.data.images[i], self.data.boxes[i], self.data.labels[i]
+        masks = None if self.data.masks is None else self.data.masks[i]
         if self.transform is not None:
-            img, target = self.transform(tv_tensors.Image(img), {
-                "boxes": tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=tuple(img.shape[-2:])),
-                "labels": labels})
+            target = {"boxes": tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=tuple(img.shape[-2:])),
+                      "labels": labels}
+            if masks is not None:  # a Mask is cropped, flipped and resized with its image, and dropped with its box
+                target["masks"] = tv_tensors.Mask(masks)
+            img, target = self.transform(tv_tensors.Image(img), target)
             boxes, labels = target["boxes"].as_subclass(torch.Tensor), target["labels"]
+            masks = None if masks is None else target["masks"].as_subclass(torch.Tensor)
             img = img.as_subclass(torch.Tensor)
-        return (img.to(self.device, torch.float32).div_(255),
-                {"boxes": boxes.to(self.device, torch.float32), "labels": labels.to(self.device)})
+        target = {"boxes": boxes.to(self.device, torch.float32), "labels": labels.to(self.device)}
+        if masks is not None:
+            target["masks"] = masks.to(self.device, torch.uint8)
+        return img.to(self.device, torch.float32).div_(255), target
 
     def epoch(self, epoch: int = 0) -> Iterator[Batch]:
         n = len(self.data)

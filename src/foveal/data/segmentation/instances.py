@@ -4,6 +4,7 @@ pycocotools, the reference COCO's own evaluation uses, so training masks and eva
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from foveal.errors import FovealError
 
@@ -23,6 +24,22 @@ def rasterize(segment: list | dict, size: tuple[int, int]) -> np.ndarray:
         rle = mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
     mask = mask_utils.decode(rle)
     return (mask[..., 0] if mask.ndim == 3 else mask).astype(bool)
+
+
+def object_masks(item) -> tuple[torch.Tensor, int]:
+    """(bool (k, H, W) masks at the annotation's size, how many objects had no outline and fill their box) of one
+    image's objects (an ImageBoxes)."""
+    h, w = item.size
+    out = torch.zeros((len(item.labels), h, w), dtype=torch.bool)
+    segments = item.segments or [None] * len(item.labels)
+    box_only = 0
+    for k, (seg, (x1, y1, x2, y2)) in enumerate(zip(segments, item.boxes.tolist())):
+        if seg:
+            out[k] = torch.from_numpy(rasterize(seg, (h, w)))
+        else:
+            box_only += 1
+            out[k, int(y1):max(int(y1) + 1, round(y2)), int(x1):max(int(x1) + 1, round(x2))] = True
+    return out, box_only
 
 
 def split_rings(polygon: list[float], decimals: int = 3) -> list[list[float]]:

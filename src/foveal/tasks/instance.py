@@ -1,0 +1,120 @@
+"""Instance segmentation as a task of the engine: a detector that also gives each object its mask (Mask R-CNN), its
+data (boxes with masks), loss, COCO box and mask evaluation, and report. Its models' cards say task `segment`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from foveal.config import TrainConfig
+from foveal.data.detection.dataset import DetectionSet, DetectionSplits
+from foveal.data.detection.loader import DetectionLoader
+from foveal.models.card import ModelCard
+from foveal.models.detection import EVAL_CONF, NMS_IOU, set_postprocess
+from foveal.models.instance import INSTANCE_FAMILIES
+from foveal.tasks.detect import DetectOutput, DetectTask, to_detections
+from foveal.types import Detections
+
+MASK_THRESHOLD = 0.5  # a pixel belongs to an object where its mask probability reaches this (torchvision's, COCO's)
+EVAL_BATCH = 4  # each kept box comes back as a full-image float mask: small batches keep evaluation's memory low
+
+
+@dataclass
+class InstanceOutput(DetectOutput):
+    """An evaluation pass of an instance segmenter: DetectOutput's (boxes, scores and classes of each prediction,
+    the truths) plus every prediction's and truth's mask as COCO RLE, image by image."""
+
+    pred_rles: list[list[dict]]
+    truth_rles: list[list[dict]]
+
+
+def encode(masks: np.ndarray) -> list[dict]:
+    """COCO RLEs (bytes counts, as pycocotools makes them) of bool (k, H, W) masks."""
+    from pycocotools import mask as mask_utils
+
+    if not len(masks):
+        return []
+    return mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
+
+
+def decode(rles: list[dict], size: tuple[int, int]) -> np.ndarray:
+    """Bool (k, H, W) masks of COCO RLEs."""
+    from pycocotools import mask as mask_utils
+
+    if not rles:
+        return np.zeros((0, *size), dtype=bool)
+    return mask_utils.decode(list(rles)).transpose(2, 0, 1).astype(bool)
+
+
+def instance_masks(out: dict[str, torch.Tensor]) -> np.ndarray:
+    """Bool (N, H, W) masks of a Mask R-CNN's output for one image (probabilities thresholded at 0.5), in the order
+    of to_detections' objects."""
+    return (out["masks"][out["labels"] > 0, 0] >= MASK_THRESHOLD).cpu().numpy()
+
+
+def to_instances(out: dict[str, torch.Tensor], classes: tuple[str, ...], image_size: tuple[int, int],
+                 source: str = "") -> Detections:
+    """A Mask R-CNN's output for one image as Detections with their (N, H, W) masks."""
+    det = to_detections(out, classes, image_size, source)
+    return Detections(det.xyxy, det.confidence, det.class_id, classes, image_size, instance_masks(out), source)
+
+
+class InstanceTask(DetectTask):
+    name = "segment"
+    fitness_key = "mask_map"
+    families = INSTANCE_FAMILIES
+    card_task = "segment"
+
+    @staticmethod
+    def load_data(cfg: TrainConfig) -> DetectionSplits:
+        from foveal.data.detection.dataset import load_detection
+
+        return load_detection(cfg.data, max_size=cfg.img_size, seed=cfg.seed, masks=True)
+
+    def val_loader(self, data: DetectionSet) -> DetectionLoader:
+        return DetectionLoader(data, min(self.cfg.eval_batch_size, EVAL_BATCH), device=self.device)
+
+    def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        images, targets = batch
+        losses = model(images, [{"boxes": t["boxes"], "labels": t["labels"] + 1, "masks": t["masks"]} for t in targets])
+        self.loss_names = list(losses)
+        parts = torch.stack([v.detach() for v in losses.values()]).double() * len(images)
+        return sum(losses.values()), parts
+
+    @torch.inference_mode()
+    def evaluate(self, model: nn.Module, loader: DetectionLoader) -> InstanceOutput:
+        """COCO box and mask metrics (boxes down to confidence 0.001, NMS at IoU 0.6, masks at 0.5)."""
+        from foveal.metrics.detection import instance_metrics
+
+        was_training = model.training
+        model.eval()
+        set_postprocess(model, conf=EVAL_CONF, iou=NMS_IOU)
+        preds, truths, pred_rles, truth_rles = [], [], [], []
+        for images, targets in loader:
+            for img, out, t in zip(images, model(images), targets):
+                size = tuple(img.shape[-2:])
+                preds.append(to_detections(out, self.card.classes, size))
+                pred_rles.append(encode(instance_masks(out)))
+                truths.append(Detections(t["boxes"].cpu().numpy(), np.ones(len(t["labels"])), t["labels"].cpu().numpy(),
+                                         self.card.classes, size))
+                truth_rles.append(encode(t["masks"].cpu().numpy().astype(bool)))
+        model.train(was_training)
+        metrics, pr50 = instance_metrics(preds, truths, pred_rles, truth_rles)
+        return InstanceOutput(metrics, preds, truths, pr50, pred_rles, truth_rles)
+
+    def write_report(self, run_dir: Path, data: DetectionSet, out: InstanceOutput, history: list[dict]) -> None:
+        """The detection report (boxes' PR curve, confusion matrix, per-class box AP), per-class mask AP, and the
+        validation grid with the predicted masks drawn."""
+        import json
+
+        from foveal.tasks.detect_report import write_detection_report
+
+        n = min(16, len(data))
+        shown = [Detections(p.xyxy, p.confidence, p.class_id, p.classes, p.image_size, decode(r, p.image_size))
+                 for p, r in zip(out.preds[:n], out.pred_rles[:n])]
+        write_detection_report(run_dir, data, out, history, shown)
+        (run_dir / "per_class_mask_ap.json").write_text(json.dumps(out.metrics["per_class_mask_ap"], indent=2))
