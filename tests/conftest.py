@@ -54,3 +54,23 @@ def pycocotools_from_files(tmp_path):
         return ev.stats
 
     return stats
+
+
+@pytest.fixture
+def predict_clip(tmp_path, capsys):
+    """Write `frames` as a video, run `foveal predict --save` on it; returns (the text printed, the drawn video's
+    frame count, its frame rate). The drawn video lands in tmp_path/runs/predict/."""
+    from foveal.cli import main
+    from foveal.infer.video import VideoReader, VideoWriter
+
+    def run(checkpoint, frames, fps: int = 4):
+        with VideoWriter(tmp_path / "clip.mp4", fps=fps) as w:
+            for f in frames:
+                w.write(f)
+        code = main(["predict", "--model", str(checkpoint), str(tmp_path / "clip.mp4"), "--save",
+                     "--project", str(tmp_path / "runs")])
+        assert code == 0
+        with VideoReader(tmp_path / "runs" / "predict" / "clip.mp4") as r:
+            return capsys.readouterr().out, len(list(r)), r.fps
+
+    return run

@@ -32,6 +32,7 @@ class Model:
         from foveal.config import DEFAULT_MODELS
 
         self.task = Task.parse(task).value
+        self._model_given = model is not None  # a recipe picks the network only when none was named
         model = model or DEFAULT_MODELS.get(self.task, "tinyvgg")
         self.checkpoint: Path | None = None
         self.run_dir: Path | None = None
@@ -82,6 +83,13 @@ class Model:
             cfg = self.config(config, data=None if data is None else str(data), **overrides)
             run_dir = None
         splits = get_task(cfg.task, cfg.model).load_data(cfg)
+        if cfg.recipe and ckpt is None:
+            from foveal.config import file_keys
+            from foveal.recipes import apply_recipe
+
+            explicit = {k for k, v in overrides.items() if v is not None} | file_keys(config)
+            cfg, applied = apply_recipe(cfg, splits, explicit | ({"model"} if self._model_given else set()))
+            log.info("recipe %s: %s", cfg.recipe, ", ".join(f"{k}={v}" for k, v in applied.items()))
         if ckpt is not None and ckpt["epoch"] >= cfg.epochs:
             raise FovealError(f"nothing to resume: {run_dir} already finished its {cfg.epochs} epochs")
         if cfg.folds and ckpt is None:
@@ -98,7 +106,7 @@ class Model:
     # --- val -------------------------------------------------------------------------------------------------
 
     def val(self, data: str | Path | None = None, *, data_root: str | Path | None = None, project: str | Path = "runs",
-            name: str = "val", batch_size: int | None = None, save: bool = True, tta: bool = False) -> dict[str, Any]:
+            name: str = "val", batch_size: int | None = None, save: bool = True, tta: bool | None = None) -> dict[str, Any]:
         """Evaluate the trained weights; without `data`, on the validation split they were trained against."""
         from foveal.infer.evaluate import evaluate_checkpoint
 

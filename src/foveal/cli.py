@@ -55,6 +55,7 @@ def train(
     warmup_epochs: Annotated[Optional[float], Opt()] = None,
     label_smoothing: Annotated[Optional[float], Opt()] = None,
     augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Train-time augmentation: classify, batched flip + translate (off by default); detect, flip, crop, zoom, colour (on).")] = None,
+    flip: Annotated[Optional[bool], Opt("--flip/--no-flip", help="classify: --augment and --tta mirror images (default on; off for digits and text).")] = None,
     normalize: Annotated[Optional[str], Opt(help="unit ([0, 1], as ToTensor) or dataset (its mean/std); default: the model's.")] = None,
     hidden: Annotated[Optional[int], Opt(help="Hidden width of the seed models.")] = None,
     pretrained: Annotated[Optional[bool], Opt("--pretrained/--no-pretrained", help="Start from the model's pretrained (ImageNet) weights.")] = None,
@@ -64,7 +65,8 @@ def train(
     head_epochs: Annotated[Optional[int], Opt(help="full/gradual: epochs fitting the new head on cached backbone features first (default 5; 0: none).")] = None,
     backbone: Annotated[Optional[str], Opt(help="detect/segment: the timm backbone of fcos/retinanet/fasterrcnn/unet (default efficientnet_lite0).")] = None,
     max_det: Annotated[Optional[int], Opt("--max-det", help="detect: boxes kept per image (1: single-object localisation).")] = None,
-    time_limit: Annotated[Optional[float], Opt(help="Minutes to train: after epoch 1, as many epochs as fit, the schedule adjusted.")] = None,
+    recipe: Annotated[Optional[str], Opt(help="classify: a speed recipe picking the network and schedule for the data (fast, fast-long; foveal models --recipes).")] = None,
+    time_limit: Annotated[Optional[float], Opt(help="Minutes to train: after each epoch, as many more epochs as fit, the schedule adjusted.")] = None,
     auto_augment: Annotated[Optional[str], Opt(help="Transfer learning's train policy after crop + flip: trivial, rand or none.")] = None,
     tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Evaluate with test-time augmentation (flips and shifted crops).")] = None,
     folds: Annotated[Optional[int], Opt(help="K-fold cross-validation: K models on stratified folds, out-of-fold score.")] = None,
@@ -91,8 +93,8 @@ def train(
     overrides = {**parse_overrides(set_ or []), **{k: v for k, v in dict(
         data_root=data_root, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
         weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
-        augment=augment, normalize=normalize, hidden=hidden, pretrained=pretrained, weights=weights, finetune=finetune,
-        backbone_lr=backbone_lr, head_epochs=head_epochs, backbone=backbone, max_det=max_det, time_limit=time_limit, auto_augment=auto_augment, tta=tta, folds=folds, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
+        augment=augment, flip=flip, normalize=normalize, hidden=hidden, pretrained=pretrained, weights=weights, finetune=finetune,
+        backbone_lr=backbone_lr, head_epochs=head_epochs, backbone=backbone, max_det=max_det, recipe=recipe, time_limit=time_limit, auto_augment=auto_augment, tta=tta, folds=folds, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
         device=device, amp=amp, patience=patience, val_period=val_period, dice=dice, project=project,
         name=name).items() if v is not None}}
     if resume:
@@ -115,7 +117,7 @@ def val(
     data: Annotated[Optional[str], Opt(help="Data set name or path; default: the one it was trained on.")] = None,
     data_root: Annotated[Optional[str], Opt()] = None,
     batch_size: Annotated[Optional[int], Opt()] = None,
-    tta: Annotated[bool, Opt("--tta", help="Test-time augmentation: flips and shifted crops averaged.")] = False,
+    tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Test-time augmentation: flips and shifted crops averaged (default: as the run was evaluated).")] = None,
     project: Annotated[str, Opt()] = "runs",
     name: Annotated[str, Opt()] = "val",
     format_: Annotated[str, Opt("--format", help="text or json.")] = "text",
@@ -287,18 +289,24 @@ def datasets() -> None:
 def models(
     source: Annotated[Optional[str], Opt(help="foveal, torchvision or timm.")] = None,
     filter_: Annotated[Optional[str], Opt("--filter", help="Only names containing this.")] = None,
+    recipes: Annotated[bool, Opt("--recipes", help="List the speed recipes of `foveal train --recipe` instead.")] = False,
 ) -> None:
-    """List the models with their parameter counts."""
+    """List the models with their parameter counts (or, with --recipes, the speed recipes)."""
     from rich.console import Console
 
+    if recipes:
+        from foveal.recipes import recipe_table
+
+        Console(width=160).print(recipe_table())
+        return
     from foveal.models.listing import model_table
 
     Console(width=160).print(model_table(source, filter_))
 
 
 def _print_summary(metrics: dict, per_class: bool = False) -> None:
-    keys = ("accuracy", "top5_accuracy", "loss", "log_loss", "f1_macro", "map", "map50", "map75", "map_small",
-            "map_medium", "map_large", "mar100", "train_time_s")
+    keys = ("accuracy", "top5_accuracy", "loss", "log_loss", "f1_macro", "miou", "pixel_accuracy", "mask_map",
+            "mask_map50", "map", "map50", "map75", "map_small", "map_medium", "map_large", "mar100", "train_time_s")
     typer.echo("  ".join(f"{k} {metrics[k]:.4f}" for k in keys if isinstance(metrics.get(k), float)))
     if per_class and "per_class_ap" in metrics:  # a detector: AP@[.5:.95] per class, best first
         for name, ap in sorted(metrics["per_class_ap"].items(), key=lambda kv: -kv[1]):

@@ -42,6 +42,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     normalize: str | None = None  # unit ([0, 1], as ToTensor) or dataset (its mean/std); None: the model's default
     augment: bool | None = None  # classify: batched flip + translate (off unless asked); detect: v2 box-aware policy (on)
+    flip: bool = True  # classify: --augment and TTA mirror images (off for digits and text, which a mirror changes)
     hidden: int | None = None  # hidden width of the seed models
     pretrained: bool = False  # start from the model's pretrained (ImageNet) weights
     weights: str | None = None  # start from a local state dict or .safetensors file
@@ -59,7 +60,8 @@ class TrainConfig:
     device: str = "auto"
     amp: str = "auto"
     channels_last: bool | None = None  # None: on for convolutional models
-    time_limit: float | None = None  # minutes: after epoch 1, train as many epochs as fit (the schedule follows)
+    recipe: str | None = None  # classify: a speed recipe (fast, fast-long) fills in the model and schedule for the data
+    time_limit: float | None = None  # minutes: after each epoch, as many more epochs as fit (the schedule follows)
     patience: int | None = None  # early stopping: evaluations without improvement
     val_period: int = 1  # evaluate every N epochs (and the first and last); the evaluation of a detector is costly
     eval_batch_size: int = 1024
@@ -86,6 +88,10 @@ class TrainConfig:
             if not (self.pretrained or self.weights):
                 raise FovealError(f"finetune={self.finetune!r} needs starting weights: add --pretrained or --weights FILE")
         choice("auto_augment", AUTO_AUGMENT)
+        if self.recipe is not None:
+            from foveal.recipes import get_recipe
+
+            get_recipe(self.recipe)
         if self.folds is not None and int(self.folds) < 2:
             raise FovealError(f"folds must be at least 2; got {self.folds}")
         if self.time_limit is not None and self.time_limit <= 0:
@@ -142,6 +148,14 @@ class TrainConfig:
             values.update(_flatten(loaded))
         values.update(_flatten(overrides or {}))
         return cls.from_dict(values)
+
+
+def file_keys(path: "str | Path | None") -> set[str]:
+    """The settings a YAML config file gives (they win over a recipe's, as the command line's do)."""
+    if path is None or not Path(path).is_file():
+        return set()
+    loaded = yaml.safe_load(Path(path).read_text()) or {}
+    return set(_flatten(loaded)) if isinstance(loaded, dict) else set()
 
 
 def _flatten(values: dict[str, Any]) -> dict[str, Any]:

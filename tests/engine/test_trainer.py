@@ -8,7 +8,7 @@ from foveal.api import Model
 from foveal.config import TrainConfig
 from foveal.data import load_data
 from foveal.engine.checkpoint import load_checkpoint
-from foveal.engine.trainer import NonFiniteLoss, Trainer, lr_factor
+from foveal.engine.trainer import NonFiniteLoss, Trainer, epochs_that_fit, lr_factor
 from foveal.errors import FovealError
 from foveal.tasks.classify import ClassifyTask
 
@@ -118,6 +118,21 @@ def test_lr_schedule_shapes():
     one = lr_factor(TrainConfig(epochs=10, schedule="onecycle"), 100)
     assert one(0) == pytest.approx(1 / 25 + (1 - 1 / 25) / 300) and max(one(s) for s in range(1000)) == pytest.approx(1.0)
     assert lr_factor(TrainConfig(epochs=10), 100)(500) == 1.0
+
+
+def test_time_limit_fits_epochs_to_what_is_left():
+    assert epochs_that_fit(1, 30, 30, 600) == 20  # 30 s epochs in 10 minutes
+    assert epochs_that_fit(10, 400, 40, 600) == 15  # the epochs grew slower: 200 s left fit 5 more, not 10
+    assert epochs_that_fit(10, 590, 40, 600) == 10  # under half an epoch left: stop on this evaluated epoch
+    assert epochs_that_fit(10, 590, 40, 600, evaluated=False) == 11  # ... unless it was not evaluated
+    assert epochs_that_fit(3, 700, 40, 600) == 3  # over budget: stop
+
+
+def test_time_limit_stops_a_run_on_an_evaluated_epoch(tmp_path, digits):
+    r = fit(tmp_path, digits, name="t", epochs=50, time_limit=0.001, val_period=5)  # 0.06 s: one epoch is over it
+    history = [line.split(",") for line in (r.run_dir / "results.csv").read_text().splitlines()]
+    assert len(history) - 1 == r.metrics["epochs"] == 1 and "val_accuracy" in history[0]
+    assert TrainConfig.load(r.run_dir / "config.yaml").epochs == 1
 
 
 def test_resume_refuses_another_task_or_class_count(tmp_path, digits):

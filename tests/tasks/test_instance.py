@@ -100,20 +100,10 @@ def test_predict_empty_grey_and_huge_images(trained, tmp_path, capsys):
     assert (np.asarray(Image.open(folder / "empty_circle.png"))[..., 3] == 0).all()
 
 
-def test_predict_video_and_python_api(trained, tmp_path, capsys):
-    from foveal.cli import main
-    from foveal.infer.video import VideoReader, VideoWriter
-
+def test_predict_video_and_python_api(trained, tmp_path, predict_clip):
     m, _ = trained
-    scenes = shapes_detection(n_train=1, n_val=4, seed=9).val.images
-    with VideoWriter(tmp_path / "clip.mp4", fps=4) as w:
-        for s in scenes:
-            w.write(s)
-    code = main(["predict", "--model", str(m.checkpoint), str(tmp_path / "clip.mp4"), "--save",
-                 "--project", str(tmp_path / "runs")])
-    assert code == 0 and "clip.mp4: 4 frames" in capsys.readouterr().out
-    with VideoReader(tmp_path / "runs" / "predict" / "clip.mp4") as r:
-        assert len(list(r)) == 4 and r.fps == 4
-    frames = foveal.Model(m.checkpoint).predict(tmp_path / "clip.mp4", conf=0.5)
-    assert [d.frame for d in frames] == list(range(4)) and all(d.mask.shape == (len(d), 96, 96) for d in frames)
-    assert sum(len(d) for d in frames) >= 4  # each scene has 1-4 shapes
+    out, frames, fps = predict_clip(m.checkpoint, shapes_detection(n_train=1, n_val=4, seed=9).val.images)
+    assert "clip.mp4: 4 frames" in out and frames == 4 and fps == 4
+    dets = foveal.Model(m.checkpoint).predict(tmp_path / "clip.mp4", conf=0.5)
+    assert [d.frame for d in dets] == list(range(4)) and all(d.mask.shape == (len(d), 96, 96) for d in dets)
+    assert sum(len(d) for d in dets) >= 4  # each scene has 1-4 shapes

@@ -89,19 +89,9 @@ def test_predict_empty_grey_and_huge_images(trained, tmp_path, capsys):
     assert (np.asarray(cut)[..., 3] > 0).sum() == (circle["pixels"] if circle else 0)
 
 
-def test_predict_video_and_python_api(trained, tmp_path, capsys):
-    from foveal.cli import main
-    from foveal.infer.video import VideoReader, VideoWriter
-
+def test_predict_video_and_python_api(trained, tmp_path, predict_clip):
     m, _ = trained
-    scenes = shapes_semantic(n_train=1, n_val=5, seed=9).val.images
-    with VideoWriter(tmp_path / "clip.mp4", fps=4) as w:
-        for s in scenes:
-            w.write(s)
-    code = main(["predict", "--model", str(m.checkpoint), str(tmp_path / "clip.mp4"), "--save",
-                 "--project", str(tmp_path / "runs")])
-    assert code == 0 and "clip.mp4: 5 frames" in capsys.readouterr().out
-    with VideoReader(tmp_path / "runs" / "predict" / "clip.mp4") as r:
-        assert len(list(r)) == 5 and r.fps == 4
+    out, frames, fps = predict_clip(m.checkpoint, shapes_semantic(n_train=1, n_val=5, seed=9).val.images)
+    assert "clip.mp4: 5 frames" in out and frames == 5 and fps == 4
     segs = foveal.Model(m.checkpoint).predict(tmp_path / "clip.mp4")
     assert [s.frame for s in segs] == list(range(5)) and segs[0].class_map.shape == (96, 96)

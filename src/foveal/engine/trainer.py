@@ -79,6 +79,13 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
     return factor
 
 
+def epochs_that_fit(done: int, spent_s: float, pace_s: float, budget_s: float, evaluated: bool = True) -> int:
+    """Epochs in all for a time budget: those done, and as many more as fit at `pace_s` each (to the nearest); at
+    least one more when the last one done was not evaluated, so that a run always ends on an evaluated epoch."""
+    more = round((budget_s - spent_s) / max(pace_s, 1e-9))
+    return done + max(more, 0 if evaluated else 1)
+
+
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     """foreach=True everywhere: one multi-tensor update per step instead of one per parameter (PyTorch picks it only
     on CUDA by default); for small models on a CPU the per-kernel cost is most of the step."""
@@ -170,9 +177,10 @@ class Trainer:
             epoch += 1
             cfg = self.cfg
             record = self._train_epoch(epoch)
-            train_s = time.perf_counter() - record["_start"]
+            train_s = record["train_s"] = time.perf_counter() - record["_start"]
             improved = False
-            if self._evaluates(epoch):
+            evaluated = self._evaluates(epoch)
+            if evaluated:
                 out = self.task.evaluate(self.model, self.val_loader)
                 record.update({f"val_{k}": v for k, v in out.metrics.items() if isinstance(v, (int, float))})
                 fitness = out.metrics[self.task.fitness_key]
@@ -182,15 +190,16 @@ class Trainer:
                 else:
                     stale += 1
             record["time_s"] = time.perf_counter() - record.pop("_start")
+            if evaluated:
+                record["eval_s"] = record["time_s"] - train_s
             self.history.append(record)
             self._save(epoch, improved)
             key = f"val_{self.task.fitness_key}"
             shown = f"  {key[4:]} {record[key]:.4f}" if key in record else ""
             log.info("epoch %d/%d  train loss %.4f%s  %.1fs  %.0f img/s%s", epoch, cfg.epochs, record["train_loss"], shown,
                      record["time_s"], record["images_per_s"], "  *best" if improved else "")
-            if cfg.time_limit and epoch == 1:
-                eval_s = record["time_s"] - train_s
-                self._fit_time_limit(train_s + eval_s / cfg.val_period)
+            if cfg.time_limit and epoch < cfg.epochs:
+                self._fit_time_limit(epoch, evaluated)
             if cfg.patience is not None and stale >= cfg.patience:
                 log.info("early stopping: no improvement in %d evaluations (best epoch %d)", cfg.patience, self.best_epoch)
                 break
@@ -201,13 +210,23 @@ class Trainer:
         and the last."""
         return epoch == 1 or epoch % self.cfg.val_period == 0 or epoch >= self.cfg.epochs
 
-    def _fit_time_limit(self, epoch_s: float) -> None:
-        """--time-limit: after the first epoch, as many epochs as fit in the budget, and the schedule stretched or
-        shrunk to end with them (as Ultralytics' `time=` does)."""
-        fits = max(1, int(self.cfg.time_limit * 60 // epoch_s))
+    def _fit_time_limit(self, epoch: int, evaluated: bool) -> None:
+        """--time-limit: after each epoch, as many more epochs as fit in what is left of the budget at the pace of
+        the last few (the median of their training times, plus the mean evaluation time spread over --val-period),
+        and the schedule stretched or shrunk to end with them. An epoch's cost can change during a run (a detector's
+        proposals find more objects, another job shares the cores), so one early measurement is not trusted for the
+        whole budget; Ultralytics' `time=` re-estimates after every epoch too."""
+        history = self.history
+        train = sorted(r.get("train_s", r["time_s"]) for r in history[-3:])
+        evals = [r["eval_s"] for r in history if "eval_s" in r]
+        pace = train[len(train) // 2] + (sum(evals) / len(evals) / self.cfg.val_period if evals else 0.0)
+        spent = sum(r["time_s"] for r in history)
+        fits = epochs_that_fit(epoch, spent, pace, self.cfg.time_limit * 60, evaluated)
         if fits == self.cfg.epochs:
             return
-        log.info("time limit %.1f min: %d epochs of %.1fs fit (asked for %d)", self.cfg.time_limit, fits, epoch_s, self.cfg.epochs)
+        if epoch == 1 or abs(fits - self.cfg.epochs) > 1:
+            log.info("time limit %.1f min: %d epochs fit at %.1fs each (planned %d)", self.cfg.time_limit, fits, pace,
+                     self.cfg.epochs)
         self.cfg = self.cfg.replace(epochs=fits)
         self.cfg.save(self.run_dir / "config.yaml")
         factor = lr_factor(self.cfg, len(self.train_loader))

@@ -19,7 +19,7 @@ from foveal.tasks import get_task
 def evaluate_checkpoint(
     checkpoint: str | Path, *, data: str | Path | None = None, data_root: str | Path | None = None,
     project: str | Path | None = "runs", name: str = "val", batch_size: int | None = None, device: str = "cpu",
-    tta: bool = False,
+    tta: bool | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
     return evaluate_checkpoints([checkpoint], data=data, data_root=data_root, project=project, name=name,
                                 batch_size=batch_size, device=device, tta=tta)
@@ -28,7 +28,7 @@ def evaluate_checkpoint(
 def evaluate_checkpoints(
     checkpoints: list[str | Path], *, data: str | Path | None = None, data_root: str | Path | None = None,
     project: str | Path | None = "runs", name: str = "val", batch_size: int | None = None, device: str = "cpu",
-    tta: bool = False,
+    tta: bool | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
     """Metrics of one checkpoint, or of several averaged (an ensemble: the mean of their probabilities), on the data
     the first was trained on unless `data` is given. Each model sees the data with its own run's preprocessing."""
@@ -64,7 +64,8 @@ def _evaluate_one(checkpoint, data, data_root, batch_size, device, tta, same):
         cfg = cfg.replace(data_root=str(data_root))
     if batch_size:
         cfg = cfg.replace(eval_batch_size=batch_size)
-    cfg = cfg.replace(tta=tta)
+    if tta is not None:  # None: as the run was evaluated (a speed recipe's runs use TTA)
+        cfg = cfg.replace(tta=tta)
     task_type = get_task(card.task, card.model)
     splits = task_type.load_data(cfg)
     val = task_type.eval_split(splits, card)

@@ -72,7 +72,7 @@ class Predictor:
         out = []
         for i in range(0, len(images), self.batch_size):
             x = images[i : i + self.batch_size]
-            out.append((tta_probabilities(logits, x, self.card.augmented) if tta else F.softmax(logits(x), 1)).cpu())
+            out.append((tta_probabilities(logits, x, self.card.augmented, self.card.flipped) if tta else F.softmax(logits(x), 1)).cpu())
         return torch.cat(out)
 
     def image_probabilities(self, images: list[torch.Tensor], tta: bool = False) -> torch.Tensor:

@@ -14,16 +14,22 @@ import torch
 import torch.nn.functional as F
 
 
-def tta_views(x: torch.Tensor, augmented: bool = True) -> list[torch.Tensor]:
+def tta_views(x: torch.Tensor, augmented: bool = True, flip: bool = True) -> list[torch.Tensor]:
+    """The views of a batch; for a model trained without mirror images (`flip` False), the batch and its two
+    diagonally shifted crops."""
     if not augmented:
         return [x]
     n, c, h, w = x.shape
     p = max(1, h // 16)
     padded = F.pad(x.float(), (p, p, p, p), mode="reflect").to(x.dtype)
-    return [x, x.flip(-1), padded[..., :h, :w], padded[..., 2 * p : 2 * p + h, 2 * p : 2 * p + w].flip(-1)]
+    shifted = padded[..., 2 * p : 2 * p + h, 2 * p : 2 * p + w]
+    if not flip:
+        return [x, padded[..., :h, :w], shifted]
+    return [x, x.flip(-1), padded[..., :h, :w], shifted.flip(-1)]
 
 
-def tta_probabilities(logits_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, augmented: bool = True) -> torch.Tensor:
+def tta_probabilities(logits_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, augmented: bool = True,
+                      flip: bool = True) -> torch.Tensor:
     """Mean softmax of `logits_fn` over the views of `x` (float32)."""
-    probs = [F.softmax(logits_fn(v.contiguous()).float(), 1) for v in tta_views(x, augmented)]
+    probs = [F.softmax(logits_fn(v.contiguous()).float(), 1) for v in tta_views(x, augmented, flip)]
     return torch.stack(probs).mean(0)

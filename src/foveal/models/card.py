@@ -20,6 +20,7 @@ class ModelCard:
     interpolation: str = "bilinear"
     resize_size: int | None = None  # shorter side resized to this, then centre-cropped to input_size; None: resize
     augmented: bool = False  # trained with flips and shifts/crops: test-time augmentation may use them
+    flipped: bool = True  # ... and mirror images among them (False: TTA shifts only)
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden": 10}
 
     def __post_init__(self) -> None:

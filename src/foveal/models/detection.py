@@ -145,24 +145,30 @@ def _register() -> None:
     for family in FAMILIES:
         def build(*, num_classes, in_channels=3, img_size=(320, 320), backbone=DEFAULT_BACKBONE, max_det=100,
                   pretrained_backbone=False, _f=family):
-            _rgb_only(in_channels)
+            rgb_only(in_channels)
             return build_family(_f, num_classes=num_classes, img_size=img_size, backbone=backbone, max_det=max_det,
                                 pretrained_backbone=pretrained_backbone)
 
         register_model(family, task="detect", source="foveal",
                        description=f"{family} with an FPN on any timm backbone (default {DEFAULT_BACKBONE})")(build)
-    for name in TORCHVISION_DETECTORS:
+    register_torchvision(TORCHVISION_DETECTORS, "detect")
+
+
+def register_torchvision(names: tuple[str, ...], task: str, what: str = "") -> None:
+    """Register torchvision's detectors (or Mask R-CNNs, task `segment`) by name, with foveal's class count, input
+    size, boxes per image and --pretrained COCO weights."""
+    for name in names:
         def build_tv(*, num_classes, in_channels=3, img_size=(320, 320), max_det=100, pretrained=False, _n=name):
-            _rgb_only(in_channels)
+            rgb_only(in_channels)
             return build_torchvision_detector(_n, num_classes=num_classes, img_size=img_size, max_det=max_det,
                                               pretrained=pretrained)
 
-        register_model(name, task="detect", source="torchvision", description=f"torchvision {name}")(build_tv)
+        register_model(name, task=task, source="torchvision", description=f"torchvision {name}{what}")(build_tv)
 
 
-def _rgb_only(in_channels: int) -> None:
+def rgb_only(in_channels: int) -> None:
     if in_channels != 3:
-        raise FovealError(f"detectors take RGB images; got {in_channels} channels")
+        raise FovealError(f"detectors and instance segmenters take RGB images; got {in_channels} channels")
 
 
 _register()

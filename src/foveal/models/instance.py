@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from foveal.errors import FovealError
 from foveal.models.detection import DEFAULT_BACKBONE, FPN_CHANNELS
 from foveal.models.registry import register_model
 
@@ -39,37 +38,18 @@ def build_maskrcnn(*, num_classes: int, img_size: tuple[int, int], backbone: str
                      **input_kwargs(body, img_size))
 
 
-def build_torchvision_instance(name: str, *, num_classes: int, img_size: tuple[int, int], max_det: int = 100,
-                               pretrained: bool = False) -> nn.Module:
-    """A torchvision Mask R-CNN for num_classes (+ background); with `pretrained`, its COCO weights, every tensor whose
-    shape fits (the class-specific layers of another class count stay as initialised)."""
-    from foveal.models.detection import build_torchvision_detector
-
-    return build_torchvision_detector(name, num_classes=num_classes, img_size=img_size, max_det=max_det,
-                                      pretrained=pretrained)
-
-
 def _register() -> None:
+    from foveal.models.detection import rgb_only, register_torchvision
+
     def maskrcnn(*, num_classes, in_channels=3, img_size=(320, 320), backbone=DEFAULT_BACKBONE, max_det=100,
                  pretrained_backbone=False):
-        _rgb_only(in_channels)
+        rgb_only(in_channels)
         return build_maskrcnn(num_classes=num_classes, img_size=img_size, backbone=backbone, max_det=max_det,
                               pretrained_backbone=pretrained_backbone)
 
     register_model("maskrcnn", task="segment", source="foveal",
                    description=f"Mask R-CNN (instances) with an FPN on any timm backbone (default {DEFAULT_BACKBONE})")(maskrcnn)
-    for name in TORCHVISION_INSTANCE:
-        def build_tv(*, num_classes, in_channels=3, img_size=(320, 320), max_det=100, pretrained=False, _n=name):
-            _rgb_only(in_channels)
-            return build_torchvision_instance(_n, num_classes=num_classes, img_size=img_size, max_det=max_det,
-                                              pretrained=pretrained)
-
-        register_model(name, task="segment", source="torchvision", description=f"torchvision {name} (instances)")(build_tv)
-
-
-def _rgb_only(in_channels: int) -> None:
-    if in_channels != 3:
-        raise FovealError(f"instance segmenters take RGB images; got {in_channels} channels")
+    register_torchvision(TORCHVISION_INSTANCE, "segment", " (instances)")
 
 
 _register()

@@ -23,6 +23,7 @@ from foveal.metrics.classification import classification_metrics
 from foveal.models.card import ModelCard
 
 log = logging.getLogger("foveal")
+WHITEN_IMAGES = 5000  # training images a whitening first layer is fitted on
 
 
 @dataclass
@@ -79,7 +80,7 @@ class ClassifyTask:
             mean, std = data.train.mean_std()
         kwargs = {"hidden": cfg.hidden} if cfg.hidden else {}
         return ModelCard(cfg.task, cfg.model, data.classes, data.train.channels, data.train.size, mean, std,
-                         model_kwargs=kwargs, augmented=bool(cfg.augment))
+                         model_kwargs=kwargs, augmented=bool(cfg.augment), flipped=cfg.flip)
 
     @staticmethod
     def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
@@ -117,6 +118,8 @@ class ClassifyTask:
         return FeatureSet(f.to(self.device), split.labels, split.classes)
 
     def before_training(self, model: nn.Module, data: DataSplits) -> None:
+        if hasattr(model, "fit_whitening"):  # fastnet: its first layer whitens the training images' patches
+            model.fit_whitening(self.normalize(data.train.images[:WHITEN_IMAGES].to(self.device)).float())
         if finetune_mode(self.cfg) in ("full", "gradual") and self.cfg.head_epochs:
             self.fit_head(model, data)
 
@@ -142,7 +145,7 @@ class ClassifyTask:
         if self.card.resize_size is not None:  # transfer learning: crop + flip + policy to the card's input size
             augment = TrainView(self.card, self.cfg.auto_augment)
         elif self.cfg.augment:
-            augment = FlipTranslate(flip=True, pad=max(1, data.train.size[0] // 16))
+            augment = FlipTranslate(flip=self.cfg.flip, pad=max(1, data.train.size[0] // 16))
         else:
             augment = None
         return TensorLoader(data.train, self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device, augment=augment)
@@ -172,7 +175,8 @@ class ClassifyTask:
         logits, probs, targets = [], [], []
         for x, y in loader:
             if self.cfg.tta and not x.is_floating_point():
-                probs.append(tta_probabilities(lambda v: self.forward(model, v), x, self.card.augmented).cpu())
+                probs.append(tta_probabilities(lambda v: self.forward(model, v), x, self.card.augmented,
+                                               self.card.flipped).cpu())
             else:
                 logits.append(self.forward(model, x).float().cpu())
             targets.append(y.cpu())

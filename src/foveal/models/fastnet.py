@@ -1,0 +1,83 @@
+"""`fastnet`: a small VGG-like network for accuracy per second on a CPU, after the CIFAR-10 speedruns (Keller Jordan's
+airbench): a frozen patch-whitening first layer, three blocks of (3x3 conv, 2x2 max-pool, batch norm, GELU, 3x3 conv,
+batch norm, GELU), a global max-pool and a linear head scaled down.
+
+The whitening layer is a 2x2 convolution whose filters are the eigenvectors of the training images' 2x2 patches
+(each scaled by its eigenvalue's inverse square root, and its negation beside it): `fit_whitening(images)` sets them
+before training; they are part of the weights, so a checkpoint carries them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from foveal.models.registry import register_model
+from foveal.models.seed import FeaturesHead
+
+DEFAULT_WIDTHS = (64, 128, 256)
+WHITEN_KERNEL = 2
+HEAD_SCALE = 1 / 9  # airbench's: logits start small, so label smoothing and a high lr do not saturate them
+
+
+class ConvGroup(nn.Sequential):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.MaxPool2d(2, ceil_mode=True), _bn(cout), nn.GELU(),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False), _bn(cout), nn.GELU(),
+        )
+
+
+def _bn(c: int) -> nn.BatchNorm2d:
+    bn = nn.BatchNorm2d(c, momentum=0.4, eps=1e-12)
+    bn.weight.requires_grad_(False)  # airbench: the scale stays at 1, only the shift learns
+    return bn
+
+
+class Scale(nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+class FastNet(FeaturesHead):
+    def __init__(self, *, num_classes: int, in_channels: int, img_size: tuple[int, int],
+                 widths: tuple[int, ...] = DEFAULT_WIDTHS) -> None:
+        super().__init__()
+        k = WHITEN_KERNEL
+        self.whiten = nn.Conv2d(in_channels, 2 * in_channels * k * k, k, padding=0, bias=True)
+        self.whiten.weight.requires_grad_(False)
+        chans = [self.whiten.out_channels, *widths]
+        self.features = nn.Sequential(self.whiten, nn.GELU(), *(ConvGroup(a, b) for a, b in zip(chans, chans[1:])),
+                                      nn.AdaptiveMaxPool2d(1), nn.Flatten())
+        self.head = nn.Sequential(nn.Linear(widths[-1], num_classes, bias=False), Scale(HEAD_SCALE))
+        for m in self.modules():  # half of each conv's filters start as the identity (airbench's dirac init)
+            if isinstance(m, nn.Conv2d) and m is not self.whiten:
+                w = m.weight.data
+                nn.init.dirac_(w[: w.shape[1]])
+
+    @torch.no_grad()
+    def fit_whitening(self, images: torch.Tensor, eps: float = 5e-4) -> None:
+        """Set the first layer from normalised training images (N, C, H, W): the eigenvectors of their 2x2 patches'
+        covariance, scaled to unit variance, with their negations (GELU passes both signs of each direction)."""
+        k = WHITEN_KERNEL
+        x = images.float()
+        patches = x.unfold(2, k, 1).unfold(3, k, 1).transpose(1, 3).reshape(-1, x.shape[1] * k * k)
+        patches = patches - patches.mean(0)
+        cov = patches.T @ patches / len(patches)
+        values, vectors = torch.linalg.eigh(cov)
+        filters = (vectors.T / (values.clamp(min=0) + eps).sqrt()[:, None]).flip(0)  # strongest direction first
+        filters = filters.reshape(-1, x.shape[1], k, k)
+        self.whiten.weight.copy_(torch.cat([filters, -filters]))
+        self.whiten.bias.zero_()
+
+
+@register_model("fastnet", normalize="dataset",
+                description="airbench-style small VGG: patch-whitening stem, three conv-pool-BN-GELU blocks (CPU speed recipes)")
+def fastnet(*, num_classes: int, in_channels: int, img_size: tuple[int, int], hidden: int | None = None,
+            widths: tuple[int, ...] | list[int] | None = None) -> nn.Module:
+    return FastNet(num_classes=num_classes, in_channels=in_channels, img_size=img_size,
+                   widths=tuple(widths) if widths else DEFAULT_WIDTHS)
