@@ -45,10 +45,10 @@ class Scale(nn.Module):
 
 class FastNet(FeaturesHead):
     def __init__(self, *, num_classes: int, in_channels: int, img_size: tuple[int, int],
-                 widths: tuple[int, ...] = DEFAULT_WIDTHS) -> None:
+                 widths: tuple[int, ...] = DEFAULT_WIDTHS, stem_stride: int = 1) -> None:
         super().__init__()
         k = WHITEN_KERNEL
-        self.whiten = nn.Conv2d(in_channels, 2 * in_channels * k * k, k, padding=0, bias=True)
+        self.whiten = nn.Conv2d(in_channels, 2 * in_channels * k * k, k, stride=stem_stride, padding=0, bias=True)
         self.whiten.weight.requires_grad_(False)
         chans = [self.whiten.out_channels, *widths]
         self.features = nn.Sequential(self.whiten, nn.GELU(), *(ConvGroup(a, b) for a, b in zip(chans, chans[1:])),
@@ -78,6 +78,10 @@ class FastNet(FeaturesHead):
 @register_model("fastnet", normalize="dataset",
                 description="airbench-style small VGG: patch-whitening stem, three conv-pool-BN-GELU blocks (CPU speed recipes)")
 def fastnet(*, num_classes: int, in_channels: int, img_size: tuple[int, int], hidden: int | None = None,
-            widths: tuple[int, ...] | list[int] | None = None) -> nn.Module:
-    return FastNet(num_classes=num_classes, in_channels=in_channels, img_size=img_size,
-                   widths=tuple(widths) if widths else DEFAULT_WIDTHS)
+            widths: tuple[int, ...] | list[int] | None = None, stem_stride: int = 1) -> nn.Module:
+    """`hidden` sets the widths to (hidden, 2 hidden, 4 hidden); `stem_stride` 2 whitens non-overlapping patches,
+    halving the resolution at the first layer (4x fewer positions for every later layer)."""
+    if widths is None:
+        widths = (hidden, 2 * hidden, 4 * hidden) if hidden else DEFAULT_WIDTHS
+    return FastNet(num_classes=num_classes, in_channels=in_channels, img_size=img_size, widths=tuple(widths),
+                   stem_stride=stem_stride)
