@@ -74,3 +74,19 @@ def predict_clip(tmp_path, capsys):
             return capsys.readouterr().out, len(list(r)), r.fps
 
     return run
+
+
+@pytest.fixture
+def check_saved_outputs():
+    """What `foveal predict --save --cutout circle` on empty.png, grey.png and huge.jpg must leave in `folder`: an
+    overlay per image, and huge's cut-out (4000x3000 RGBA) opaque exactly on its `circle_pixels`."""
+    import numpy as np
+    from PIL import Image
+
+    def check(folder, circle_pixels: int) -> None:
+        assert {p.name for p in folder.glob("*.png") if "_circle" not in p.name} == {"empty.png", "grey.png", "huge.png"}
+        cut = Image.open(folder / "huge_circle.png")
+        assert cut.mode == "RGBA" and cut.size == (4000, 3000)
+        assert (np.asarray(cut)[..., 3] > 0).sum() == circle_pixels
+
+    return check

@@ -61,7 +61,7 @@ def test_val_reproduces_the_training_metrics(trained, tmp_path, capsys):
     assert (tmp_path / "val" / "per_class_mask_ap.json").is_file()
 
 
-def test_predict_empty_grey_and_huge_images(trained, tmp_path, capsys):
+def test_predict_empty_grey_and_huge_images(trained, tmp_path, capsys, check_saved_outputs):
     from pycocotools import mask as mask_utils
 
     from foveal.cli import main
@@ -92,11 +92,8 @@ def test_predict_empty_grey_and_huge_images(trained, tmp_path, capsys):
     for c in huge["classes"]:  # a class's area is the union of its objects
         assert c["pixels"] <= sum(o["pixels"] for o in huge["objects"] if o["class"] == c["class"])
     folder = tmp_path / "runs" / "predict"
-    assert {p.name for p in folder.glob("*.png") if "_circle" not in p.name} == {"empty.png", "grey.png", "huge.png"}
-    cut = Image.open(folder / "huge_circle.png")
-    assert cut.mode == "RGBA" and cut.size == (4000, 3000)
     circle = next((c for c in huge["classes"] if c["class"] == "circle"), None)
-    assert (np.asarray(cut)[..., 3] > 0).sum() == (circle["pixels"] if circle else 0)
+    check_saved_outputs(folder, circle["pixels"] if circle else 0)
     assert (np.asarray(Image.open(folder / "empty_circle.png"))[..., 3] == 0).all()
 
 
