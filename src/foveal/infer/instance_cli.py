@@ -25,7 +25,7 @@ def instance_dict(det: Detections, pixel_size: float | None = None, masks: bool 
     classes = []
     for name in det.counts():
         c = det.classes.index(name)
-        classes.append({"class": name, "class_id": c, **area_entry(det.mask[det.class_id == c].any(0), pixel_size, masks)})
+        classes.append({"class": name, "class_id": c, **area_entry(class_union(det, c), pixel_size, masks)})
     out["classes"] = sorted(classes, key=lambda e: -e["pixels"])
     return out
 

@@ -106,7 +106,9 @@ class DetectTask:
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor]:
         """(sum of the detector's losses, each loss component times the batch size, to average over the epoch)."""
         images, targets = batch
-        losses = model(images, [{"boxes": t["boxes"], "labels": t["labels"] + 1} for t in targets])
+        # labels shift by one (0 is the detector's background); anything else a target holds (an instance
+        # segmenter's masks) goes to the model as it is
+        losses = model(images, [{**t, "labels": t["labels"] + 1} for t in targets])
         self.loss_names = list(losses)
         parts = torch.stack([v.detach() for v in losses.values()]).double() * len(images)
         return sum(losses.values()), parts

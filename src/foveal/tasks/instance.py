@@ -78,13 +78,6 @@ class InstanceTask(DetectTask):
     def val_loader(self, data: DetectionSet) -> DetectionLoader:
         return DetectionLoader(data, min(self.cfg.eval_batch_size, EVAL_BATCH), device=self.device)
 
-    def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        images, targets = batch
-        losses = model(images, [{"boxes": t["boxes"], "labels": t["labels"] + 1, "masks": t["masks"]} for t in targets])
-        self.loss_names = list(losses)
-        parts = torch.stack([v.detach() for v in losses.values()]).double() * len(images)
-        return sum(losses.values()), parts
-
     @torch.inference_mode()
     def evaluate(self, model: nn.Module, loader: DetectionLoader) -> InstanceOutput:
         """COCO box and mask metrics (boxes down to confidence 0.001, NMS at IoU 0.6, masks at 0.5)."""
