@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 import torch.nn as nn
@@ -30,13 +32,39 @@ def test_named_devices_are_checked(monkeypatch):
 def test_bf16_and_channels_last_only_where_they_pay(monkeypatch):
     conv, mlp = nn.Sequential(nn.Conv2d(1, 2, 3)), nn.Sequential(nn.Linear(2, 2))
     cpu = torch.device("cpu")
-    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(dev, "cpu_bf16_pays", lambda: True)
     assert dev.autocast_dtype("auto", cpu, conv) == torch.bfloat16
     assert dev.autocast_dtype("auto", cpu, mlp) is None
     assert dev.autocast_dtype("off", cpu, conv) is None and dev.autocast_dtype("bf16", cpu, mlp) == torch.bfloat16
-    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(dev, "cpu_bf16_pays", lambda: False)
     assert dev.autocast_dtype("auto", cpu, conv) is None
     assert dev.use_channels_last(None, conv) and not dev.use_channels_last(None, mlp) and dev.use_channels_last(True, mlp)
+
+
+def test_bf16_is_chosen_by_its_measured_speed_once_per_machine(monkeypatch, tmp_path):
+    monkeypatch.setenv("FOVEAL_CACHE", str(tmp_path))
+    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: True)
+    calls = []
+    monkeypatch.setattr(dev, "bf16_speedup", lambda: calls.append(1) or 0.6)
+    dev.cpu_bf16_pays.cache_clear()
+    try:
+        assert not dev.cpu_bf16_pays() and len(calls) == 1
+        assert list(json.loads((tmp_path / "cpu_speed.json").read_text()).values()) == [0.6]
+        dev.cpu_bf16_pays.cache_clear()
+        assert not dev.cpu_bf16_pays() and len(calls) == 1  # read back, not measured again
+        monkeypatch.setattr(dev, "bf16_speedup", lambda: 1.5)
+        (tmp_path / "cpu_speed.json").unlink()
+        dev.cpu_bf16_pays.cache_clear()
+        assert dev.cpu_bf16_pays()
+        monkeypatch.setattr(dev, "cpu_has_bf16", lambda: False)
+        dev.cpu_bf16_pays.cache_clear()
+        assert not dev.cpu_bf16_pays()  # no native bf16: not even measured
+    finally:
+        dev.cpu_bf16_pays.cache_clear()
+
+
+def test_bf16_speedup_is_a_positive_ratio():
+    assert 0.05 < dev.bf16_speedup(reps=1) < 20
 
 
 def test_progress_line_shows_loss_accuracy_and_speed():

@@ -20,17 +20,17 @@ log = logging.getLogger("foveal")
 CACHE_VERSION = 1
 
 
-def _cache_base() -> Path:
+def cache_base() -> Path:
     env = os.environ.get("FOVEAL_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "foveal"
 
 
 def cache_root(cache_dir: str | Path | None) -> Path:
-    return Path(cache_dir).expanduser() if cache_dir is not None else _cache_base() / "tensors"
+    return Path(cache_dir).expanduser() if cache_dir is not None else cache_base() / "tensors"
 
 
 def features_root() -> Path:
-    return _cache_base() / "features"
+    return cache_base() / "features"
 
 
 def tensors_key(tensors: Iterable[torch.Tensor], extra: dict[str, object]) -> str:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import ctypes
+import json
+import logging
 import os
 import sys
+import time
+from functools import lru_cache
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 
 from foveal.errors import FovealError
+
+log = logging.getLogger("foveal")
+BF16_MIN_SPEEDUP = 1.1  # autocast only where it is clearly faster: its casts cost something, and bf16 rounds
 
 
 def select_device(spec: str = "auto") -> torch.device:
@@ -40,20 +48,88 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+def bf16_speedup(reps: int = 5) -> float:
+    """How much faster a 3x3 convolution's forward and backward pass (64 channels, 16x16, batch 128, channels_last)
+    runs under bf16 autocast than in fp32 on this CPU: the median of `reps` interleaved timings of each. Native bf16
+    is not always faster: on a Zen 4 EPYC it is, on an Intel Xeon with AVX512-BF16 but no AMX it is 1.6x slower
+    (docs/benchmarks.md)."""
+    conv = nn.Conv2d(64, 64, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
+    x = torch.randn(128, 64, 16, 16).contiguous(memory_format=torch.channels_last).requires_grad_()
+
+    def timed(amp: bool) -> float:
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            y = conv(x)
+        y.float().sum().backward()
+        return time.perf_counter() - start
+
+    timed(True), timed(False)  # the first call of each builds its kernels
+    bf16, fp32 = [], []
+    for _ in range(reps):
+        bf16.append(timed(True))
+        fp32.append(timed(False))
+    return sorted(fp32)[reps // 2] / sorted(bf16)[reps // 2]
+
+
+def _speed_cache() -> Path:
+    from foveal.data.cache import cache_base
+
+    return cache_base() / "cpu_speed.json"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown"
+
+
+@lru_cache(maxsize=1)
+def cpu_bf16_pays() -> bool:
+    """True where this CPU has native bf16 and autocast to it is measurably faster (`bf16_speedup` at least
+    BF16_MIN_SPEEDUP). Measured once per CPU model, thread count and torch version (about 1 s) and kept in
+    ~/.cache/foveal/cpu_speed.json."""
+    if not cpu_has_bf16():
+        return False
+    key = f"{_cpu_name()}|threads {torch.get_num_threads()}|torch {torch.__version__}"
+    file = _speed_cache()
+    try:
+        known = json.loads(file.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known[key] = round(bf16_speedup(), 3)
+        log.info("bf16 autocast on this CPU: %.2fx the fp32 speed; %s", known[key],
+                 "on" if known[key] >= BF16_MIN_SPEEDUP else "off (fp32 is as fast or faster)")
+        try:
+            from foveal.fileio import write_text_atomic
+
+            file.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(file, json.dumps(known, indent=1))
+        except OSError as exc:
+            log.warning("could not write %s: %s", file, exc)
+    return known[key] >= BF16_MIN_SPEEDUP
+
+
 def is_convolutional(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
 def autocast_dtype(mode: str, device: torch.device, model: nn.Module) -> torch.dtype | None:
-    """bf16 when asked; under `auto`, on CUDA with bf16 and on CPUs with native bf16 for convolutional models
-    (on tiny fully connected models the casts cost more than they save)."""
+    """bf16 when asked; under `auto`, on CUDA with bf16, and for convolutional models on CPUs where bf16 is measurably
+    faster (`cpu_bf16_pays`; on tiny fully connected models the casts cost more than they save)."""
     if mode == "off":
         return None
     if mode == "bf16":
         return torch.bfloat16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    if device.type == "cpu" and cpu_has_bf16() and is_convolutional(model):
+    if device.type == "cpu" and is_convolutional(model) and cpu_bf16_pays():
         return torch.bfloat16
     return None
 
