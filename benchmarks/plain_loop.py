@@ -20,7 +20,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,15 +27,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-import torch.nn as nn
+from foveal.bench import plain
+from foveal.bench.machine import describe, foveal_source, hardware, keep_warm, mean_std, measured  # noqa: F401
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 MODELS = ("linear", "mlp", "tinyvgg")
 TIME_TARGET = {"linear": 0.2, "mlp": 0.2, "tinyvgg": 0.5}  # foveal median time / plain median time, at most
 TINYVGG_SEEDS = 3  # tinyvgg runs on the first 3 seeds only (it is the slow one)
-EPOCHS, BATCH_SIZE, LR = 3, 32, 0.1
+EPOCHS, BATCH_SIZE, LR = plain.TUTORIAL["epochs"], plain.TUTORIAL["batch_size"], plain.TUTORIAL["lr"]
 
 
 # --- where the data is ------------------------------------------------------------------------------------------
@@ -52,93 +51,16 @@ def default_data_root() -> str:
     return os.environ.get("FOVEAL_TEST_DATA", str(Path.home() / ".cache" / "foveal-test-data"))
 
 
-# --- the plain loop, as the classic tutorial writes it --------------------------------------------------------------
-
-def plain_model(name: str) -> nn.Module:
-    if name == "linear":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Linear(10, 10))
-    if name == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.ReLU(), nn.Linear(10, 10), nn.ReLU())
-    if name == "tinyvgg":
-        hidden, c = 10, 1
-        return nn.Sequential(
-            nn.Sequential(nn.Conv2d(c, hidden, 3, 1, 1), nn.ReLU(), nn.Conv2d(hidden, hidden, 3, 1, 1), nn.ReLU(),
-                          nn.MaxPool2d(2)),
-            nn.Sequential(nn.Conv2d(hidden, hidden, 3, 1, 1), nn.ReLU(), nn.Conv2d(hidden, hidden, 3, 1, 1), nn.ReLU(),
-                          nn.MaxPool2d(2)),
-            nn.Sequential(nn.Flatten(), nn.Linear(hidden * 7 * 7, 10)),
-        )
-    raise ValueError(name)
-
-
-def accuracy_fn(y_true: torch.Tensor, y_pred: torch.Tensor) -> float:
-    """The tutorial's accuracy, in percent, with a `.item()` per batch."""
-    correct = torch.eq(y_true, y_pred).sum().item()
-    return correct / len(y_pred) * 100
-
+# --- the plain loop, as the classic tutorial writes it: foveal.bench.plain --------------------------------------
 
 def plain_datasets(root: str):
-    from torchvision import datasets
     from torchvision.transforms import ToTensor
 
-    folder = os.path.join(root, "fashion-mnist")
-    train = datasets.FashionMNIST(root=folder, train=True, download=False, transform=ToTensor())
-    test = datasets.FashionMNIST(root=folder, train=False, download=False, transform=ToTensor())
-    return train, test
-
-
-def train_step(model, data_loader, loss_fn, optimizer) -> tuple[float, float]:
-    train_loss, train_acc = 0.0, 0.0
-    model.train()
-    for X, y in data_loader:
-        y_pred = model(X)
-        loss = loss_fn(y_pred, y)
-        train_loss += loss.item()
-        train_acc += accuracy_fn(y_true=y, y_pred=y_pred.argmax(dim=1))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return train_loss / len(data_loader), train_acc / len(data_loader)
-
-
-def test_step(model, data_loader, loss_fn) -> dict[str, float]:
-    """The tutorial's test pass; besides its per-batch-mean accuracy it counts the exact one (correct / images):
-    the last batch of 10,000 / 32 is a half batch, so the two differ slightly. The exact one is compared."""
-    test_loss, test_acc, correct, seen = 0.0, 0.0, 0, 0
-    model.eval()
-    with torch.inference_mode():
-        for X, y in data_loader:
-            test_pred = model(X)
-            test_loss += loss_fn(test_pred, y).item()
-            pred = test_pred.argmax(dim=1)
-            test_acc += accuracy_fn(y_true=y, y_pred=pred)
-            correct += int(torch.eq(y, pred).sum().item())
-            seen += len(y)
-    return {"loss": test_loss / len(data_loader), "batch_mean_accuracy": test_acc / len(data_loader) / 100,
-            "accuracy": correct / seen}
+    return plain.datasets("fashion-mnist", os.path.join(root, "fashion-mnist"), ToTensor(), ToTensor())
 
 
 def run_plain(name: str, seed: int, train_data, test_data) -> dict:
-    from torch.utils.data import DataLoader
-
-    train_loader = DataLoader(train_data, batch_size=BATCH_SIZE, shuffle=True)
-    test_loader = DataLoader(test_data, batch_size=BATCH_SIZE, shuffle=False)
-    torch.manual_seed(seed)
-    model = plain_model(name)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(params=model.parameters(), lr=LR)
-    epochs = []
-    start = time.perf_counter()
-    for epoch in range(1, EPOCHS + 1):
-        train_loss, train_acc = train_step(model, train_loader, loss_fn, optimizer)
-        test = test_step(model, test_loader, loss_fn)
-        epochs.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc / 100,
-                       "val_loss": test["loss"], "val_accuracy": test["accuracy"],
-                       "val_batch_mean_accuracy": test["batch_mean_accuracy"],
-                       "elapsed_s": time.perf_counter() - start})
-    elapsed = time.perf_counter() - start
-    return {"runner": "plain", "model": name, "seed": seed, "accuracy_last": epochs[-1]["val_accuracy"],
-            "accuracy_best": max(e["val_accuracy"] for e in epochs), "time_s": elapsed, "epochs": epochs}
+    return plain.run_tutorial(name, seed, train_data, test_data)
 
 
 # --- foveal ------------------------------------------------------------------------------------------------------
@@ -157,88 +79,7 @@ def run_foveal(name: str, seed: int, root: str, project: str) -> dict:
             "time_s": float(metrics["train_time_s"]), "epochs": epochs}
 
 
-# --- a quiet machine ----------------------------------------------------------------------------------------------
-# On a small shared machine another process (a test suite, say) can take a core for a while; with PyTorch's
-# OpenMP threads busy-waiting on both cores, that makes one training several times slower and the time ratio
-# meaningless. So before each run we wait for the other processes to go quiet, and after it we measure how much of
-# the machine they used during it; a run they disturbed is done again (the results are deterministic per seed, so
-# only its time changes).
-
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _cpu_ticks() -> tuple[int, int, int]:
-    """(busy, total, steal) jiffies of the whole machine from /proc/stat; zeros where there is none."""
-    try:
-        f = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    except (OSError, IndexError, ValueError):
-        return 0, 0, 0
-    total = sum(f)  # user nice system idle iowait irq softirq steal
-    return total - f[3] - f[4], total, f[7]
-
-
-class Usage:
-    """How much of the machine's CPU other processes used between start() and stop()."""
-
-    def start(self) -> "Usage":
-        self.ticks, self.cpu = _cpu_ticks(), time.process_time()
-        return self
-
-    def stop(self) -> dict:
-        (b0, t0, s0), (b1, t1, s1) = self.ticks, _cpu_ticks()
-        own = time.process_time() - self.cpu
-        total_s = max(1, t1 - t0) / CLK_TCK
-        others = max(0.0, (b1 - b0) / CLK_TCK - own) / total_s if t1 > t0 else 0.0
-        return {"cpu_s": own, "others_cpu_share": others, "steal_fraction": (s1 - s0) / max(1, t1 - t0)}
-
-
-def keep_warm(seconds: float) -> None:
-    """Busy work on PyTorch's threads for `seconds`. Waiting by sleeping lets this VM's cores go idle, and the
-    first second or so of work after that runs slower (foveal's 1 s `linear` run took a median 1.20 s after a
-    3 s sleep against 1.03 s after 3 s of this, 5 runs each): a penalty that falls almost entirely on the short
-    run. Plain and foveal runs both wait this way."""
-    end, a = time.perf_counter() + seconds, torch.randn(256, 256)
-    while time.perf_counter() < end:
-        a @ a
-
-
-def wait_quiet(threshold: float, timeout: float) -> float:
-    """Wait, keeping the cores warm, until other processes use less than `threshold` of the machine for 3 s in a
-    row (at most `timeout` s); return the seconds waited."""
-    start, calm = time.perf_counter(), 0
-    while calm < 3 and time.perf_counter() - start < timeout:
-        u = Usage().start()
-        keep_warm(1.0)
-        calm = calm + 1 if u.stop()["others_cpu_share"] < threshold else 0
-    waited = time.perf_counter() - start
-    if calm < 3:
-        print(f"    (the machine did not go quiet in {timeout:.0f}s; running anyway)", flush=True)
-    return waited
-
-
-def measured(fn, *args, threshold: float, retries: int, quiet_timeout: float) -> dict:
-    """Run one training on a quiet machine; if other processes took more than `threshold` of the CPU during it, run
-    it again (up to `retries` more times) and keep the last attempt, marked `disturbed` if it still was."""
-    for attempt in range(1, retries + 2):
-        waited = wait_quiet(threshold, quiet_timeout) if threshold < 1 else 0.0
-        u = Usage().start()
-        r = fn(*args)
-        r.update(u.stop())
-        r.update({"attempts": attempt, "waited_s": waited, "disturbed": r["others_cpu_share"] > threshold,
-                  "loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None})
-        if not r["disturbed"]:
-            break
-        print(f"    ({r['runner']} {r['model']} seed {r['seed']}: other processes used {100 * r['others_cpu_share']:.0f}% "
-              f"of the CPU during the run ({r['time_s']:.1f}s); {'again' if attempt <= retries else 'keeping it'})",
-              flush=True)
-    return r
-
-
 # --- summary -----------------------------------------------------------------------------------------------------
-
-def mean_std(xs: list[float]) -> tuple[float, float]:
-    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
-
 
 def summarise(name: str, runs: list[dict]) -> dict:
     plain = [r for r in runs if r["model"] == name and r["runner"] == "plain"]
@@ -258,47 +99,6 @@ def summarise(name: str, runs: list[dict]) -> dict:
         "accuracy_diff": f_acc - p_acc, "time_ratio": ratio, "time_target": TIME_TARGET[name],
         "accuracy_pass": acc_pass, "time_pass": time_pass, "pass": acc_pass and time_pass,
     }
-
-
-def hardware() -> dict:
-    import torchvision
-
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        from foveal.engine.device import cpu_has_bf16
-
-        bf16 = cpu_has_bf16()
-    except Exception:  # noqa: BLE001 - informational only
-        bf16 = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "cpu_bf16": bf16,
-            "torch": torch.__version__, "torchvision": torchvision.__version__, "python": platform.python_version(),
-            "platform": platform.platform()}
-
-
-def foveal_source() -> dict:
-    """foveal's version and a hash of its Python sources, to tell which code a result file measured."""
-    import hashlib
-    import importlib
-
-    import foveal
-
-    # import the training path now: foveal imports some of it lazily, and the sources may change while we run
-    for mod in ("foveal.data", "foveal.engine.trainer", "foveal.engine.checkpoint", "foveal.tasks.classify",
-                "foveal.tasks.classify_report", "foveal.models.registry", "foveal.models.seed"):
-        importlib.import_module(mod)
-
-    pkg = Path(foveal.__file__).resolve().parent
-    h = hashlib.sha256()
-    for f in sorted(pkg.rglob("*.py")):
-        h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
-    return {"version": getattr(foveal, "__version__", None), "path": str(pkg), "source_sha256": h.hexdigest()[:16]}
 
 
 def print_table(summaries: list[dict]) -> None:
@@ -337,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     root = args.data_root or default_data_root()
     hw = hardware()
     source = foveal_source()  # imports foveal now, so every run of this process uses this code
-    print(f"CPU: {hw['cpu']} | cores: {hw['cores']} | torch threads: {hw['torch_threads']} | native bf16: {hw['cpu_bf16']}")
-    print(f"torch {hw['torch']} | torchvision {hw['torchvision']} | python {hw['python']}")
+    print(describe(hw))
     print(f"foveal {source['version']} from {source['path']} (sources sha256 {source['source_sha256']})")
     print(f"data root: {root}")
     train_data, test_data = plain_datasets(root)

@@ -77,7 +77,7 @@ def _speed_cache() -> Path:
     return cache_base() / "cpu_speed.json"
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -96,7 +96,7 @@ def cpu_bf16_pays() -> bool:
     ~/.cache/foveal/cpu_speed.json."""
     if not cpu_has_bf16():
         return False
-    key = f"{_cpu_name()}|threads {torch.get_num_threads()}|torch {torch.__version__}"
+    key = f"{cpu_name()}|threads {torch.get_num_threads()}|torch {torch.__version__}"
     file = _speed_cache()
     try:
         known = json.loads(file.read_text())
