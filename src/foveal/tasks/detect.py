@@ -124,18 +124,27 @@ class DetectTask:
         with NMS at IoU 0.6 as in prediction."""
         from foveal.metrics.detection import detection_metrics
 
+        preds, truths, _ = self.predictions(model, loader)
+        metrics, pr50 = detection_metrics(preds, truths)
+        return DetectOutput(metrics, preds, truths, pr50)
+
+    def predictions(self, model: nn.Module, loader: DetectionLoader, per_image=None) -> tuple[list, list, list]:
+        """(predicted Detections, true Detections, and what `per_image(output, target)` returns for each image) over
+        a loader, in eval mode, with COCO evaluation's confidence floor and NMS at IoU 0.6."""
         was_training = model.training
         model.eval()
         set_postprocess(model, conf=EVAL_CONF, iou=NMS_IOU)
-        preds, truths = [], []
+        preds, truths, extras = [], [], []
         for images, targets in loader:
             for img, out, t in zip(images, model(images), targets):
-                preds.append(to_detections(out, self.card.classes, tuple(img.shape[-2:])))
+                size = tuple(img.shape[-2:])
+                preds.append(to_detections(out, self.card.classes, size))
                 truths.append(Detections(t["boxes"].cpu().numpy(), torch.ones(len(t["labels"])).numpy(),
-                                         t["labels"].cpu().numpy(), self.card.classes, tuple(img.shape[-2:])))
+                                         t["labels"].cpu().numpy(), self.card.classes, size))
+                if per_image is not None:
+                    extras.append(per_image(out, t))
         model.train(was_training)
-        metrics, pr50 = detection_metrics(preds, truths)
-        return DetectOutput(metrics, preds, truths, pr50)
+        return preds, truths, extras
 
     def combine(self, outs: list[DetectOutput]) -> DetectOutput:
         from foveal.errors import FovealError

@@ -14,7 +14,6 @@ from foveal.config import TrainConfig
 from foveal.data.detection.dataset import DetectionSet, DetectionSplits
 from foveal.data.detection.loader import DetectionLoader
 from foveal.models.card import ModelCard
-from foveal.models.detection import EVAL_CONF, NMS_IOU, set_postprocess
 from foveal.models.instance import INSTANCE_FAMILIES
 from foveal.tasks.detect import DetectOutput, DetectTask, to_detections
 from foveal.types import Detections
@@ -83,19 +82,11 @@ class InstanceTask(DetectTask):
         """COCO box and mask metrics (boxes down to confidence 0.001, NMS at IoU 0.6, masks at 0.5)."""
         from foveal.metrics.detection import instance_metrics
 
-        was_training = model.training
-        model.eval()
-        set_postprocess(model, conf=EVAL_CONF, iou=NMS_IOU)
-        preds, truths, pred_rles, truth_rles = [], [], [], []
-        for images, targets in loader:
-            for img, out, t in zip(images, model(images), targets):
-                size = tuple(img.shape[-2:])
-                preds.append(to_detections(out, self.card.classes, size))
-                pred_rles.append(encode(instance_masks(out)))
-                truths.append(Detections(t["boxes"].cpu().numpy(), np.ones(len(t["labels"])), t["labels"].cpu().numpy(),
-                                         self.card.classes, size))
-                truth_rles.append(encode(t["masks"].cpu().numpy().astype(bool)))
-        model.train(was_training)
+        def rles(out, target):
+            return encode(instance_masks(out)), encode(target["masks"].cpu().numpy().astype(bool))
+
+        preds, truths, pairs = self.predictions(model, loader, rles)
+        pred_rles, truth_rles = [p for p, _ in pairs], [t for _, t in pairs]
         metrics, pr50 = instance_metrics(preds, truths, pred_rles, truth_rles)
         return InstanceOutput(metrics, preds, truths, pr50, pred_rles, truth_rles)
 
