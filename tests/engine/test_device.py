@@ -63,8 +63,10 @@ def test_bf16_is_chosen_by_its_measured_speed_once_per_machine(monkeypatch, tmp_
         dev.cpu_bf16_pays.cache_clear()
 
 
-def test_bf16_speedup_is_a_positive_ratio():
+def test_bf16_speedup_is_a_positive_ratio_even_inside_inference_mode():
     assert 0.05 < dev.bf16_speedup(reps=1) < 20
+    with torch.inference_mode():
+        assert 0.05 < dev.bf16_speedup(reps=1) < 20
 
 
 def test_progress_line_shows_loss_accuracy_and_speed():

@@ -51,10 +51,8 @@ def cpu_has_bf16() -> bool:
 def bf16_speedup(reps: int = 5) -> float:
     """How much faster a 3x3 convolution's forward and backward pass (64 channels, 16x16, batch 128, channels_last)
     runs under bf16 autocast than in fp32 on this CPU: the median of `reps` interleaved timings of each. Native bf16
-    is not always faster: on a Zen 4 EPYC it is, on an Intel Xeon with AVX512-BF16 but no AMX it is 1.6x slower
+    is not always faster: on the AMD EPYC of the first benchmarks it was, on an Intel Xeon with AVX512-BF16 but no AMX it is 1.6x slower
     (docs/benchmarks.md)."""
-    conv = nn.Conv2d(64, 64, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
-    x = torch.randn(128, 64, 16, 16).contiguous(memory_format=torch.channels_last).requires_grad_()
 
     def timed(amp: bool) -> float:
         start = time.perf_counter()
@@ -63,11 +61,14 @@ def bf16_speedup(reps: int = 5) -> float:
         y.float().sum().backward()
         return time.perf_counter() - start
 
-    timed(True), timed(False)  # the first call of each builds its kernels
     bf16, fp32 = [], []
-    for _ in range(reps):
-        bf16.append(timed(True))
-        fp32.append(timed(False))
+    with torch.inference_mode(False), torch.enable_grad():  # callable from inside a prediction's inference mode
+        conv = nn.Conv2d(64, 64, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
+        x = torch.randn(128, 64, 16, 16).contiguous(memory_format=torch.channels_last).requires_grad_()
+        timed(True), timed(False)  # the first call of each builds its kernels
+        for _ in range(reps):
+            bf16.append(timed(True))
+            fp32.append(timed(False))
     return sorted(fp32)[reps // 2] / sorted(bf16)[reps // 2]
 
 
@@ -92,7 +93,7 @@ def cpu_name() -> str:
 @lru_cache(maxsize=1)
 def cpu_bf16_pays() -> bool:
     """True where this CPU has native bf16 and autocast to it is measurably faster (`bf16_speedup` at least
-    BF16_MIN_SPEEDUP). Measured once per CPU model, thread count and torch version (about 1 s) and kept in
+    BF16_MIN_SPEEDUP). Measured once per CPU model, thread count and torch version (about 2 s) and kept in
     ~/.cache/foveal/cpu_speed.json."""
     if not cpu_has_bf16():
         return False
