@@ -17,7 +17,6 @@ and at most 1/2 for tinyvgg.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 from foveal.bench import plain
+from foveal.bench.train import run_foveal as foveal_run
 from foveal.bench.machine import describe, foveal_source, hardware, keep_warm, mean_std, measured  # noqa: F401
 
 HERE = Path(__file__).resolve().parent
@@ -66,17 +66,7 @@ def run_plain(name: str, seed: int, train_data, test_data) -> dict:
 # --- foveal ------------------------------------------------------------------------------------------------------
 
 def run_foveal(name: str, seed: int, root: str, project: str) -> dict:
-    import foveal
-
-    m = foveal.Model(name)
-    metrics = m.train(data="fashion-mnist", data_root=root, epochs=EPOCHS, batch_size=BATCH_SIZE, optimizer="sgd", lr=LR,
-                      seed=seed, project=project, name=f"{name}-{seed}", progress=False)
-    with (Path(m.run_dir) / "results.csv").open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    epochs = [{k: (float(v) if k != "epoch" else int(v)) for k, v in r.items() if v != ""} for r in rows]
-    return {"runner": "foveal", "model": name, "seed": seed, "accuracy_last": float(rows[-1]["val_accuracy"]),
-            "accuracy_best": float(metrics["accuracy"]), "best_epoch": int(metrics["best_epoch"]),
-            "time_s": float(metrics["train_time_s"]), "epochs": epochs}
+    return foveal_run(name, name, seed, "fashion-mnist", root, project, **plain.TUTORIAL)
 
 
 # --- summary -----------------------------------------------------------------------------------------------------

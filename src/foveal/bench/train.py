@@ -21,6 +21,7 @@ from foveal.bench.machine import describe, foveal_source, hardware, mean_std, me
 
 
 def run_foveal(label: str, model: str | None, seed: int, data: str, root, project: str, **settings) -> dict:
+    """One `foveal train` run, quiet, as the plain runners report theirs (with its epochs as results.csv has them)."""
     import logging
 
     import foveal
@@ -36,10 +37,12 @@ def run_foveal(label: str, model: str | None, seed: int, data: str, root, projec
         log.setLevel(level)
     with (Path(m.run_dir) / "results.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
-    last = [r for r in rows if r.get("val_accuracy")][-1]
-    return {"runner": "foveal", "model": metrics["model"], "seed": seed, "accuracy_last": float(last["val_accuracy"]),
-            "accuracy_best": float(metrics["accuracy"]), "time_s": float(metrics["train_time_s"]),
-            "images_per_s": float(metrics["train_images_per_s"]), "epochs": int(metrics["epochs"])}
+    epochs = [{k: (float(v) if k != "epoch" else int(v)) for k, v in r.items() if v != ""} for r in rows]
+    last = [e for e in epochs if "val_accuracy" in e][-1]
+    return {"runner": "foveal", "model": metrics["model"], "seed": seed, "accuracy_last": last["val_accuracy"],
+            "accuracy_best": float(metrics["accuracy"]), "best_epoch": int(metrics["best_epoch"]),
+            "time_s": float(metrics["train_time_s"]), "images_per_s": float(metrics["train_images_per_s"]),
+            "epochs": epochs}
 
 
 def summarise(label: str, runs: list[dict]) -> dict:
