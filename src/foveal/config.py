@@ -40,6 +40,7 @@ class TrainConfig:
     schedule: str = "constant"
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
+    lookahead: bool = False  # airbench's lookahead of weights: an average of the last steps' weights (engine/lookahead.py)
     normalize: str | None = None  # unit ([0, 1], as ToTensor) or dataset (its mean/std); None: the model's default
     augment: bool | None = None  # classify: batched flip + translate (off unless asked); detect: v2 box-aware policy (on)
     flip: bool = True  # classify: --augment and TTA mirror images (off for digits and text, which a mirror changes)

@@ -1,7 +1,7 @@
 """Checkpoint I/O: written atomically (temp file + rename), read with torch.load(weights_only=True).
 
 A checkpoint is a dict of tensors and plain values: {"format", "version", "card", "config", "state_dict", "epoch",
-"optimizer", "scheduler", "rng", "history", "best_fitness", "best_epoch"}; nothing in it is code.
+"optimizer", "scheduler", "rng", "history", "best_fitness", "best_epoch", "lookahead"}; nothing in it is code.
 """
 
 from __future__ import annotations

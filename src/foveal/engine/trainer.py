@@ -22,6 +22,7 @@ from foveal.config import TrainConfig
 from foveal.data.tensors import DataSplits
 from foveal.engine.checkpoint import save_checkpoint
 from foveal.engine.device import autocast_dtype, keep_freed_memory, select_device, use_channels_last
+from foveal.engine.lookahead import Lookahead
 from foveal.engine.progress import EpochProgress
 from foveal.engine.rundir import new_run_dir, run_name
 from foveal.engine.transfer import finetune_mode, param_groups, set_trainable, train_mode
@@ -134,6 +135,7 @@ class Trainer:
         if resume is None:
             self.task.before_training(self.model, data)
         self.optimizer = make_optimizer(cfg, self.model)
+        self.lookahead = Lookahead(self.model) if cfg.lookahead else None
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg, len(self.train_loader)))
         self.history: list[dict[str, Any]] = []
         self._last_eval: tuple[int, Any] | None = None  # (epoch, its evaluation), for _finish to reuse
@@ -149,6 +151,8 @@ class Trainer:
         torch.set_rng_state(ckpt["rng"])
         self.history = list(ckpt["history"])
         self.start_epoch = int(ckpt["epoch"]) + 1
+        if self.lookahead is not None and ckpt.get("lookahead") is not None:
+            self.lookahead.load_state_dict(ckpt["lookahead"])
         self.best_fitness, self.best_epoch = float(ckpt["best_fitness"]), int(ckpt["best_epoch"])
 
     # --- the loop -------------------------------------------------------------------------------------------
@@ -246,6 +250,7 @@ class Trainer:
         # the hot loop: no work that does nothing (a disabled autocast, a constant schedule's step), no .item()
         autocast = (lambda: torch.autocast(self.device.type, dtype=self.amp)) if self.amp else contextlib.nullcontext
         step_schedule = not (self.cfg.schedule == "constant" and self.cfg.warmup_epochs == 0)
+        lookahead, done, total = self.lookahead, (epoch - 1) * steps, self.cfg.epochs * steps
         for step, batch in enumerate(self.train_loader.epoch(epoch), 1):
             with autocast():
                 loss, counts = task.loss(model, batch)
@@ -254,6 +259,8 @@ class Trainer:
             opt.step()
             if step_schedule:
                 sched.step()
+            if lookahead is not None:
+                lookahead.after_step(done + step, total)
             n = len(batch[1])
             loss_sum.add_(loss.detach(), alpha=n)
             tally = tally + counts
@@ -287,6 +294,7 @@ class Trainer:
             "card": self.card.to_dict(), "config": self.cfg.to_dict(), "state_dict": state, "epoch": epoch,
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "rng": torch.get_rng_state(),
             "history": self.history, "best_fitness": self.best_fitness, "best_epoch": self.best_epoch,
+            "lookahead": self.lookahead.state_dict() if self.lookahead is not None else None,
         }
 
     def _save(self, epoch: int, improved: bool) -> None:
