@@ -1,9 +1,10 @@
 """The speed recipes against their targets (issue 6): `--recipe fast` and `fast-long` on the full Fashion-MNIST and
-MNIST from ../shared, several seeds each, in this one process, with the seed tutorial's TinyVGG recipe (SGD lr 0.1,
+MNIST (and, when asked, CIFAR-10's JPEG copy) from ../shared, several seeds each, in this one process, with the seed tutorial's TinyVGG recipe (SGD lr 0.1,
 batch 32, 3 epochs) run beside them as the baseline for time to accuracy.
 
     python benchmarks/recipes.py                                   # every check, 3 seeds (about 30 minutes)
     python benchmarks/recipes.py --only fashion-mnist:fast --seeds 0 # one recipe, one seed
+    python benchmarks/recipes.py --only cifar10:fast-long --seeds 0 1 --no-baseline   # CIFAR-10, 2 x 20 minutes
 
 Prints per run the test accuracy, training seconds and images/s; per recipe the mean and spread over seeds against its
 target; writes benchmarks/results/recipes.json.
@@ -28,19 +29,23 @@ TARGETS = {
     ("fashion-mnist", "fast"): (0.920, 90.0),
     ("fashion-mnist", "fast-long"): (0.935, 300.0),
     ("mnist", "fast"): (0.993, 60.0),
+    ("cifar10", "fast-long"): (0.915, 1200.0),  # 2 seeds: --only cifar10:fast-long --seeds 0 1 (about 45 minutes)
 }
+DEFAULT_CHECKS = [k for k in TARGETS if k[0] != "cifar10"]  # the grey ones, about 30 minutes
+DATA_DIRS = {"cifar10": "cifar10-jpg"}  # ../shared's CIFAR-10 is the JPEG image-folder copy
 BASELINE = dict(model="tinyvgg", epochs=3, batch_size=32, optimizer="sgd", lr=0.1)  # the seed tutorial's recipe
 
 
 def run(data: str, root: str, seed: int, project: str, **settings) -> dict:
-    import foveal
+    from foveal.bench.train import run_foveal
 
-    m = foveal.Model(settings.pop("model", None), task="classify")
     start = time.perf_counter()
-    metrics = m.train(data=data, data_root=f"{root}/{data}", seed=seed, project=project, progress=False, **settings)
-    return {"data": data, "seed": seed, "accuracy": metrics["accuracy"], "train_time_s": metrics["train_time_s"],
-            "images_per_s": metrics["train_images_per_s"], "wall_s": time.perf_counter() - start,
-            "epochs": metrics["epochs"], "tta": bool(metrics.get("tta"))}
+    label = settings.get("recipe") or settings.get("model", "run")
+    r = run_foveal(label, settings.pop("model", None), seed, data, f"{root}/{DATA_DIRS.get(data, data)}", project,
+                   **settings)
+    return {"data": data, "seed": seed, "accuracy": r["accuracy_best"], "accuracy_last": r["accuracy_last"],
+            "train_time_s": r["time_s"], "images_per_s": r["images_per_s"], "wall_s": time.perf_counter() - start,
+            "epochs": len(r["epochs"])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(HERE / "results" / "recipes.json"))
     args = ap.parse_args(argv)
     root = args.data_root or default_data_root()
-    checks = [tuple(x.split(":")) for x in args.only] if args.only else list(TARGETS)
+    checks = [tuple(x.split(":")) for x in args.only] if args.only else DEFAULT_CHECKS
     print(f"hardware: {hardware()}", flush=True)
     project = tempfile.mkdtemp()
     results, ok = {}, True

@@ -126,6 +126,7 @@ def test_time_limit_fits_epochs_to_what_is_left():
     assert epochs_that_fit(10, 590, 40, 600) == 10  # under half an epoch left: stop on this evaluated epoch
     assert epochs_that_fit(10, 590, 40, 600, evaluated=False) == 11  # ... unless it was not evaluated
     assert epochs_that_fit(3, 700, 40, 600) == 3  # over budget: stop
+    assert epochs_that_fit(10, 400, 40, 600, final_eval_s=30) == 14  # whole epochs only, the last evaluation kept
 
 
 def test_time_limit_stops_a_run_on_an_evaluated_epoch(tmp_path, digits):

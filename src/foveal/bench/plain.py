@@ -37,7 +37,7 @@ def datasets(name: str, root: str | Path | None, train_transform, test_transform
     copy (ROOT/train/CLASS/*.jpg) read with ImageFolder."""
     from torchvision import datasets as tvd
 
-    from foveal.data.named import _torchvision_root
+    from foveal.data.named import torchvision_root
 
     if name == "cifar10" and root is not None and (Path(root) / "train").is_dir():
         return (tvd.ImageFolder(str(Path(root) / "train"), transform=train_transform),
@@ -46,7 +46,7 @@ def datasets(name: str, root: str | Path | None, train_transform, test_transform
         from foveal.errors import FovealError
 
         raise FovealError(f"the plain loop runs on {', '.join(TV_CLASSES)}; got --data {name!r}")
-    cls, folder = getattr(tvd, TV_CLASSES[name]), str(_torchvision_root(name, root))
+    cls, folder = getattr(tvd, TV_CLASSES[name]), str(torchvision_root(name, root))
     return cls(folder, train=True, download=False, transform=train_transform), \
         cls(folder, train=False, download=False, transform=test_transform)
 

@@ -61,7 +61,7 @@ def default_root(name: str) -> Path:
 _TV_DIRS = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST", "cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 
 
-def _torchvision_root(name: str, root: str | Path | None) -> Path:
+def torchvision_root(name: str, root: str | Path | None) -> Path:
     """The folder to hand torchvision: --data-root itself, or its <name>/ subfolder if that holds the files."""
     if root is None:
         return default_root(name)
@@ -97,7 +97,7 @@ def _torchvision_loader(name: str, cls_name: str) -> Loader:
             from foveal.data.folder import load_path_data  # an image-folder copy (e.g. CIFAR-10 as JPEG files)
 
             return load_path_data(root, val_split=val_split, seed=seed)
-        tv_root = _torchvision_root(name, root)
+        tv_root = torchvision_root(name, root)
         x, y, classes = _torchvision_split(name, cls_name, tv_root, train=True)
         if val_split is not None:  # hold out part of train; the test split stays untouched
             train, val = split_off(ImageSet(x, y, classes), val_split, seed)

@@ -80,10 +80,12 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
     return factor
 
 
-def epochs_that_fit(done: int, spent_s: float, pace_s: float, budget_s: float, evaluated: bool = True) -> int:
-    """Epochs in all for a time budget: those done, and as many more as fit at `pace_s` each (to the nearest); at
-    least one more when the last one done was not evaluated, so that a run always ends on an evaluated epoch."""
-    more = round((budget_s - spent_s) / max(pace_s, 1e-9))
+def epochs_that_fit(done: int, spent_s: float, pace_s: float, budget_s: float, evaluated: bool = True,
+                    final_eval_s: float = 0.0) -> int:
+    """Epochs in all for a time budget: those done, and as many more whole epochs as fit at `pace_s` each with the
+    last epoch's evaluation (`final_eval_s`) still to come; at least one more when the last one done was not
+    evaluated, so that a run always ends on an evaluated epoch."""
+    more = math.floor((budget_s - spent_s - final_eval_s) / max(pace_s, 1e-9))
     return done + max(more, 0 if evaluated else 1)
 
 
@@ -219,15 +221,17 @@ class Trainer:
     def _fit_time_limit(self, epoch: int, evaluated: bool) -> None:
         """--time-limit: after each epoch, as many more epochs as fit in what is left of the budget at the pace of
         the last few (the median of their training times, plus the mean evaluation time spread over --val-period),
+        keeping the time of the last epoch's evaluation,
         and the schedule stretched or shrunk to end with them. An epoch's cost can change during a run (a detector's
         proposals find more objects, another job shares the cores), so one early measurement is not trusted for the
         whole budget; Ultralytics' `time=` re-estimates after every epoch too."""
         history = self.history
         train = sorted(r.get("train_s", r["time_s"]) for r in history[-3:])
         evals = [r["eval_s"] for r in history if "eval_s" in r]
-        pace = train[len(train) // 2] + (sum(evals) / len(evals) / self.cfg.val_period if evals else 0.0)
+        eval_s = sum(evals) / len(evals) if evals else 0.0
+        pace = train[len(train) // 2] + eval_s / self.cfg.val_period
         spent = sum(r["time_s"] for r in history)
-        fits = epochs_that_fit(epoch, spent, pace, self.cfg.time_limit * 60, evaluated)
+        fits = epochs_that_fit(epoch, spent, pace, self.cfg.time_limit * 60, evaluated, final_eval_s=eval_s)
         if fits == self.cfg.epochs:
             return
         if epoch == 1 or abs(fits - self.cfg.epochs) > 1:
