@@ -37,12 +37,21 @@ def run_foveal(label: str, model: str | None, seed: int, data: str, root, projec
         log.setLevel(level)
     with (Path(m.run_dir) / "results.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
-    epochs = [{k: (float(v) if k != "epoch" else int(v)) for k, v in r.items() if v != ""} for r in rows]
+    epochs = [{k: _cell(k, v) for k, v in r.items() if v != ""} for r in rows]
     last = [e for e in epochs if "val_accuracy" in e][-1]
     return {"runner": "foveal", "model": metrics["model"], "seed": seed, "accuracy_last": last["val_accuracy"],
             "accuracy_best": float(metrics["accuracy"]), "best_epoch": int(metrics["best_epoch"]),
             "time_s": float(metrics["train_time_s"]), "images_per_s": float(metrics["train_images_per_s"]),
             "epochs": epochs}
+
+
+def _cell(key: str, value: str):
+    """A results.csv cell as the trainer wrote it: the epoch number, a flag (val_tta), or a number."""
+    if key == "epoch":
+        return int(value)
+    if value in ("True", "False"):
+        return value == "True"
+    return float(value)
 
 
 def summarise(label: str, runs: list[dict]) -> dict:
