@@ -73,7 +73,9 @@ def test_predict_empty_grey_and_huge_images(trained, tmp_path, capsys, check_sav
     scene = shapes_detection(n_train=1, n_val=1, seed=5, masks=True).val
     Image.fromarray(scene.images[0].permute(1, 2, 0).numpy()).resize((4000, 3000), Image.NEAREST).save(tmp_path / "huge.jpg")
     truths = [np.asarray(Image.fromarray(t.numpy()).resize((4000, 3000), Image.NEAREST)) for t in scene.masks[0]]
-    code = main(["predict", "--model", str(m.checkpoint), str(tmp_path), "--format", "json", "--save", "--conf", "0.5",
+    # --conf 0.8: on a 2-core AMD EPYC in bf16 this 2-epoch model also put a square where there is none, at 0.67
+    # (its real ones scored up to 0.96)
+    code = main(["predict", "--model", str(m.checkpoint), str(tmp_path), "--format", "json", "--save", "--conf", "0.8",
                  "--cutout", "circle", "--pixel-size", "0.5", "--project", str(tmp_path / "runs")])
     out = capsys.readouterr().out
     assert code == 0
@@ -82,9 +84,7 @@ def test_predict_empty_grey_and_huge_images(trained, tmp_path, capsys, check_sav
     assert results["empty.png"]["objects"] == [] and results["empty.png"]["classes"] == []  # background alone
     assert results["grey.png"]["image_size"] == [150, 200]
     huge = results["huge.jpg"]
-    # at least one object, each matching a true one (below); not at most one per shape: this 2-epoch model can put
-    # a second mask on a shape (on a 2-core AMD EPYC in bf16: 4 objects for 3 shapes, the fourth at 0.67)
-    assert huge["image_size"] == [3000, 4000] and 1 <= len(huge["objects"]) <= 2 * len(truths)
+    assert huge["image_size"] == [3000, 4000] and 1 <= len(huge["objects"]) <= len(truths)
     for obj in huge["objects"]:  # each object's RLE decodes to its pixel count and matches a true object
         decoded = mask_utils.decode({"size": obj["rle"]["size"], "counts": obj["rle"]["counts"].encode()}).astype(bool)
         assert decoded.shape == (3000, 4000) and decoded.sum() == obj["pixels"]
