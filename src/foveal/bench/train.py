@@ -10,7 +10,6 @@ and foveal's recipe against the tutorial's plain TinyVGG, the time to accuracy a
 
 from __future__ import annotations
 
-import csv
 import json
 import tempfile
 import time
@@ -21,7 +20,8 @@ from foveal.bench.machine import describe, foveal_source, hardware, mean_std, me
 
 
 def run_foveal(label: str, model: str | None, seed: int, data: str, root, project: str, **settings) -> dict:
-    """One `foveal train` run, quiet, as the plain runners report theirs (with its epochs as results.csv has them)."""
+    """One `foveal train` run, quiet, as the plain runners report theirs (with its epochs' records, as its last
+    checkpoint holds them)."""
     import logging
 
     import foveal
@@ -35,23 +35,14 @@ def run_foveal(label: str, model: str | None, seed: int, data: str, root, projec
                           progress=False, exist_ok=True, **settings)
     finally:
         log.setLevel(level)
-    with (Path(m.run_dir) / "results.csv").open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    epochs = [{k: _cell(k, v) for k, v in r.items() if v != ""} for r in rows]
+    from foveal.engine.checkpoint import load_checkpoint
+
+    epochs = load_checkpoint(Path(m.run_dir) / "last.pt")["history"]  # typed, unlike results.csv's text
     last = [e for e in epochs if "val_accuracy" in e][-1]
     return {"runner": "foveal", "model": metrics["model"], "seed": seed, "accuracy_last": last["val_accuracy"],
             "accuracy_best": float(metrics["accuracy"]), "best_epoch": int(metrics["best_epoch"]),
             "time_s": float(metrics["train_time_s"]), "images_per_s": float(metrics["train_images_per_s"]),
             "epochs": epochs}
-
-
-def _cell(key: str, value: str):
-    """A results.csv cell as the trainer wrote it: the epoch number, a flag (val_tta), or a number."""
-    if key == "epoch":
-        return int(value)
-    if value in ("True", "False"):
-        return value == "True"
-    return float(value)
 
 
 def summarise(label: str, runs: list[dict]) -> dict:
