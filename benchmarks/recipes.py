@@ -1,6 +1,6 @@
 """The speed recipes against their targets (issue 6): `--recipe fast` and `fast-long` on the full Fashion-MNIST and
-MNIST (and, when asked, CIFAR-10's JPEG copy) from ../shared, several seeds each, in this one process, with the seed tutorial's TinyVGG recipe (SGD lr 0.1,
-batch 32, 3 epochs) run beside them as the baseline for time to accuracy.
+MNIST (and, when asked, CIFAR-10's JPEG copy) from ../shared, several seeds each, in this one process, with the seed
+tutorial's TinyVGG recipe (SGD lr 0.1, batch 32, 3 epochs) run beside them as the baseline for time to accuracy.
 
     python benchmarks/recipes.py                                   # every check, 3 seeds (about 30 minutes)
     python benchmarks/recipes.py --only fashion-mnist:fast --seeds 0 # one recipe, one seed

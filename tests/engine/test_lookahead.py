@@ -4,7 +4,6 @@ import torch.nn as nn
 
 from foveal.api import Model
 from foveal.config import TrainConfig
-from foveal.data import load_data
 from foveal.engine.checkpoint import load_checkpoint
 from foveal.engine.lookahead import BASE, EVERY, Lookahead
 from foveal.engine.trainer import Trainer
@@ -36,18 +35,13 @@ def test_every_few_steps_the_model_is_set_to_the_moved_average():
     assert model[1].num_batches_tracked.dtype == torch.long  # integer buffers are left alone
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_data("digits")
-
-
 def fit(tmp_path, digits, **kw):
     cfg = TrainConfig(**{"model": "mlp", "data": "digits", "epochs": 2, "lr": 0.2, "momentum": 0.9,
                          "schedule": "onecycle", "project": str(tmp_path), **kw})
     return Trainer(cfg, digits, progress=False).fit()
 
 
-def test_lookahead_changes_the_run_and_resumes_exactly(tmp_path, digits, monkeypatch):
+def test_lookahead_changes_the_run_and_resumes_exactly(tmp_path, digits, killed_in_epoch):
     plain_run = fit(tmp_path, digits, name="plain", epochs=3)
     plain = load_checkpoint(plain_run.last)
     full = fit(tmp_path, digits, name="full", epochs=3, lookahead=True)
@@ -57,17 +51,8 @@ def test_lookahead_changes_the_run_and_resumes_exactly(tmp_path, digits, monkeyp
     assert any(not torch.equal(a["state_dict"][k], v) for k, v in plain["state_dict"].items())
     assert full.metrics["accuracy"] > max(0.5, plain_run.metrics["accuracy"] - 0.05)  # it learns as well
 
-    real_epoch = Trainer._train_epoch
-
-    def crash_in_epoch_2(self, epoch):
-        if epoch == 2:
-            raise KeyboardInterrupt
-        return real_epoch(self, epoch)
-
-    monkeypatch.setattr(Trainer, "_train_epoch", crash_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_in_epoch(2):
         fit(tmp_path, digits, name="killed", epochs=3, lookahead=True)
-    monkeypatch.setattr(Trainer, "_train_epoch", real_epoch)
     Model(tmp_path / "killed").train(resume=tmp_path / "killed", progress=False)
     b = load_checkpoint(tmp_path / "killed" / "last.pt")
     assert b["epoch"] == 3 and all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])

@@ -13,11 +13,6 @@ from foveal.errors import FovealError
 from foveal.tasks.classify import ClassifyTask
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_data("digits")
-
-
 def fit(tmp_path, digits, **kw):
     cfg = TrainConfig(**{"model": "linear", "data": "digits", "epochs": 2, "lr": 0.05, "project": str(tmp_path), **kw})
     return Trainer(cfg, digits, progress=False).fit()
@@ -51,22 +46,13 @@ def test_same_seed_same_result_and_learning_happens(tmp_path, digits):
     assert c.metrics["log_loss"] != a.metrics["log_loss"]
 
 
-def test_resume_ends_where_an_uninterrupted_run_does(tmp_path, digits, monkeypatch):
+def test_resume_ends_where_an_uninterrupted_run_does(tmp_path, digits, killed_in_epoch):
     settings = dict(epochs=3, model="mlp", augment=True, schedule="cosine", momentum=0.9)
     full = fit(tmp_path, digits, name="full", **settings)
 
-    real_epoch = Trainer._train_epoch
-
-    def crash_in_epoch_2(self, epoch):
-        if epoch == 2:
-            raise KeyboardInterrupt  # killed mid-run, after epoch 1's checkpoint
-        return real_epoch(self, epoch)
-
-    monkeypatch.setattr(Trainer, "_train_epoch", crash_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_in_epoch(2):
         fit(tmp_path, digits, name="killed", **settings)
     assert load_checkpoint(tmp_path / "killed" / "last.pt")["epoch"] == 1
-    monkeypatch.setattr(Trainer, "_train_epoch", real_epoch)
 
     torch.manual_seed(1234)  # the resumed run must not depend on the process's RNG state
     metrics = Model(tmp_path / "killed").train(resume=tmp_path / "killed", progress=False)
