@@ -54,6 +54,7 @@ def train(
     schedule: Annotated[Optional[str], Opt(help="constant, cosine or onecycle.")] = None,
     warmup_epochs: Annotated[Optional[float], Opt()] = None,
     label_smoothing: Annotated[Optional[float], Opt()] = None,
+    norm_lr: Annotated[Optional[float], Opt(help="Batch norm's shifts learn at this multiple of --lr (airbench's bias scaling; default 1).")] = None,
     lookahead: Annotated[Optional[bool], Opt("--lookahead/--no-lookahead", help="Average the weights of the last steps as training ends (airbench's lookahead).")] = None,
     augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Train-time augmentation: classify, batched flip + translate (off by default); detect, flip, crop, zoom, colour (on).")] = None,
     flip: Annotated[Optional[bool], Opt("--flip/--no-flip", help="classify: --augment and --tta mirror images (default on; off for digits and text).")] = None,
@@ -93,7 +94,7 @@ def train(
 
     overrides = {**parse_overrides(set_ or []), **{k: v for k, v in dict(
         data_root=data_root, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
-        weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, lookahead=lookahead,
+        weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, norm_lr=norm_lr, lookahead=lookahead,
         augment=augment, flip=flip, normalize=normalize, hidden=hidden, pretrained=pretrained, weights=weights, finetune=finetune,
         backbone_lr=backbone_lr, head_epochs=head_epochs, backbone=backbone, max_det=max_det, recipe=recipe, time_limit=time_limit, auto_augment=auto_augment, tta=tta, folds=folds, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
         device=device, amp=amp, patience=patience, val_period=val_period, dice=dice, project=project,

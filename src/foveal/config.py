@@ -40,6 +40,7 @@ class TrainConfig:
     schedule: str = "constant"
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
+    norm_lr: float = 1.0  # learning rate of batch norm's trainable parameters as a multiple of lr (airbench: 64)
     lookahead: bool = False  # airbench's lookahead of weights: an average of the last steps' weights (engine/lookahead.py)
     normalize: str | None = None  # unit ([0, 1], as ToTensor) or dataset (its mean/std); None: the model's default
     augment: bool | None = None  # classify: batched flip + translate (off unless asked); detect: v2 box-aware policy (on)
@@ -110,6 +111,8 @@ class TrainConfig:
                 raise FovealError(f"{key} must be at least 1; got {getattr(self, key)}")
         if not self.lr > 0:
             raise FovealError(f"lr must be positive; got {self.lr}")
+        if not self.norm_lr > 0:
+            raise FovealError(f"norm_lr is a multiple of lr, above 0; got {self.norm_lr}")
         if not 0 <= self.label_smoothing < 1:
             raise FovealError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
         if not 0 < self.fraction <= 1:

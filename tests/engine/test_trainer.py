@@ -8,7 +8,7 @@ from foveal.api import Model
 from foveal.config import TrainConfig
 from foveal.data import load_data
 from foveal.engine.checkpoint import load_checkpoint
-from foveal.engine.trainer import NonFiniteLoss, Trainer, epochs_that_fit, lr_factor
+from foveal.engine.trainer import NonFiniteLoss, Trainer, epochs_that_fit, lr_factor, make_optimizer
 from foveal.errors import FovealError
 from foveal.tasks.classify import ClassifyTask
 
@@ -104,6 +104,22 @@ def test_lr_schedule_shapes():
     one = lr_factor(TrainConfig(epochs=10, schedule="onecycle"), 100)
     assert one(0) == pytest.approx(1 / 25 + (1 - 1 / 25) / 300) and max(one(s) for s in range(1000)) == pytest.approx(1.0)
     assert lr_factor(TrainConfig(epochs=10), 100)(500) == 1.0
+
+
+def test_norm_lr_scales_batch_norm_and_keeps_its_decay_per_step():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.Flatten(),
+                                torch.nn.LazyLinear(2))
+    model(torch.zeros(2, 3, 6, 6))
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, norm_lr=64)
+    groups = make_optimizer(cfg, model).param_groups
+    norm = {id(p) for p in model[1].parameters()}
+    by_kind = {all(id(p) in norm for p in g["params"]): g for g in groups}
+    assert len(groups) == 2 and set(by_kind) == {True, False}
+    assert by_kind[True]["lr"] == pytest.approx(6.4) and by_kind[False]["lr"] == pytest.approx(0.1)
+    assert by_kind[True]["lr"] * by_kind[True]["weight_decay"] == pytest.approx(0.1 * 5e-4)
+    assert len(make_optimizer(cfg.replace(norm_lr=1), model).param_groups) == 1
+    with pytest.raises(FovealError, match="norm_lr"):
+        TrainConfig(norm_lr=0)
 
 
 def test_time_limit_fits_epochs_to_what_is_left():

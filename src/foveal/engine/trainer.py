@@ -89,10 +89,31 @@ def epochs_that_fit(done: int, spent_s: float, pace_s: float, budget_s: float, e
     return done + max(more, 0 if evaluated else 1)
 
 
+NORM_LAYERS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
+
+
+def scale_norm_lr(groups: list[dict], model: nn.Module, factor: float, lr: float, weight_decay: float) -> list[dict]:
+    """Each parameter group split in two, the normalisation layers' parameters at `factor` times the group's lr and
+    weight_decay / factor (so each step decays them by the same fraction as the rest): airbench's bias scaling, where
+    batch norm's shifts, not scale-invariant like the convolutions before them, learn 64x faster."""
+    if factor == 1:
+        return groups
+    norm = {id(p) for m in model.modules() if isinstance(m, NORM_LAYERS) for p in m.parameters()}
+    out = []
+    for g in groups:
+        rest = {k: v for k, v in g.items() if k != "params"}
+        base_lr, base_wd = rest.get("lr", lr), rest.get("weight_decay", weight_decay)
+        params = list(g["params"])
+        out.append({**rest, "params": [p for p in params if id(p) not in norm]})
+        out.append({**rest, "params": [p for p in params if id(p) in norm], "lr": base_lr * factor,
+                    "weight_decay": base_wd / factor})
+    return [g for g in out if g["params"]]
+
+
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     """foreach=True everywhere: one multi-tensor update per step instead of one per parameter (PyTorch picks it only
     on CUDA by default); for small models on a CPU the per-kernel cost is most of the step."""
-    params = param_groups(cfg, model)
+    params = scale_norm_lr(param_groups(cfg, model), model, cfg.norm_lr, cfg.lr, cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                nesterov=cfg.momentum > 0, foreach=True)
