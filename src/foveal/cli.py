@@ -54,7 +54,7 @@ def train(
     schedule: Annotated[Optional[str], Opt(help="constant, cosine or onecycle.")] = None,
     warmup_epochs: Annotated[Optional[float], Opt()] = None,
     label_smoothing: Annotated[Optional[float], Opt()] = None,
-    norm_lr: Annotated[Optional[float], Opt(help="Batch norm's shifts learn at this multiple of --lr (airbench's bias scaling; default 1).")] = None,
+    norm_lr: Annotated[Optional[float], Opt(help="Normalisation layers' parameters (batch norm's shifts) learn at this multiple of --lr, at 1/X the weight decay (airbench's bias scaling; default 1).")] = None,
     lookahead: Annotated[Optional[bool], Opt("--lookahead/--no-lookahead", help="Average the weights of the last steps as training ends (airbench's lookahead).")] = None,
     augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Train-time augmentation: classify, batched flip + translate (off by default); detect, flip, crop, zoom, colour (on).")] = None,
     flip: Annotated[Optional[bool], Opt("--flip/--no-flip", help="classify: --augment and --tta mirror images (default on; off for digits and text).")] = None,
