@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 import foveal
+import foveal.data.detection.dataset as dataset
 from foveal.data.detection.dataset import shapes_detection
 from foveal.engine.checkpoint import load_model
 from foveal.infer.detector import DetectPredictor
@@ -19,15 +20,17 @@ from foveal.models.detection import EVAL_CONF, NMS_IOU
 from foveal.tasks.detect import DetectTask
 from foveal.types import Detections
 
-RECIPE = dict(pretrained=True, epochs=6, seed=0, progress=False)  # the detect defaults: SGD 0.01, warm-up, cosine
+RECIPE = dict(pretrained=True, batch_size=4, epochs=6, seed=0, progress=False)  # the detect defaults: SGD 0.01, warm-up, cosine
+SHAPES = dict(n_train=240, n_val=40)  # fewer scenes than a user's `shapes` (tests/tasks/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, fewer_shapes):
     project = tmp_path_factory.mktemp("detect")
     m = foveal.Model(task="detect")  # fcos on the ImageNet efficientnet_lite0
-    metrics = m.train(data="shapes", project=str(project), name="shapes", **RECIPE)
-    return m, metrics
+    with fewer_shapes(dataset, "shapes_detection", **SHAPES):
+        metrics = m.train(data="shapes", project=str(project), name="shapes", **RECIPE)
+        yield m, metrics
 
 
 def test_detector_learns_shapes(trained):
@@ -53,7 +56,7 @@ def test_val_reproduces_the_training_metrics(trained, tmp_path, capsys):
 def test_reloaded_checkpoint_reproduces_map_with_pycocotools_files(trained, pycocotools_from_files):
     m, metrics = trained
     model, card, _ = load_model(m.checkpoint)
-    val = shapes_detection(seed=0).val
+    val = shapes_detection(seed=0, **SHAPES).val
     truths = [Detections(b.numpy(), np.ones(len(b)), lab.numpy(), card.classes, tuple(im.shape[-2:]))
               for im, b, lab in zip(val.images, val.boxes, val.labels)]
     preds = DetectPredictor(model, card).detect(val.images, conf=EVAL_CONF, iou=NMS_IOU)
@@ -85,7 +88,9 @@ def test_predict_empty_grey_and_huge_images(trained, tmp_path, capsys):
     assert max(o["box"][2] for o in huge["objects"]) > 1000  # boxes in the photo's own pixels
     folder = tmp_path / "runs" / "predict"
     assert {p.name for p in folder.glob("*.jpg")} == {"empty.jpg", "grey.jpg", "huge.jpg"}
-    assert len(list((folder / "crops").rglob("*.jpg"))) == sum(len(r["objects"]) for r in results.values())
+    sizes = [(o["box"][2] - o["box"][0], o["box"][3] - o["box"][1]) for r in results.values() for o in r["objects"]]
+    # every object's crop is written unless its box rounds to no pixel (a weak model's sub-pixel boxes on the empty images)
+    assert sum(w >= 1 and h >= 1 for w, h in sizes) <= len(list((folder / "crops").rglob("*.jpg"))) <= len(sizes)
     assert len(list((folder / "crops").rglob("huge_*.jpg"))) == len(huge["objects"])
 
 
