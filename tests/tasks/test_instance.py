@@ -12,23 +12,20 @@ import torch
 from PIL import Image
 
 import foveal
-import foveal.data.detection.dataset as dataset
 from foveal.data.detection.dataset import shapes_detection
 from foveal.engine.checkpoint import load_model
 from foveal.infer.detector import InstancePredictor
 from foveal.models.detection import EVAL_CONF, NMS_IOU
 
-RECIPE = dict(pretrained=True, batch_size=4, epochs=2, seed=0, progress=False)  # the segment defaults: AdamW 1e-3, cosine
-SHAPES = dict(n_train=200, n_val=40)  # fewer scenes than a user's `shapes` (tests/tasks/conftest.py)
+RECIPE = dict(pretrained=True, epochs=2, seed=0, progress=False)  # the segment defaults: AdamW 1e-3, cosine
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, fewer_shapes):
+def trained(tmp_path_factory):
     project = tmp_path_factory.mktemp("instance")
     m = foveal.Model("maskrcnn", task="segment")  # on the ImageNet efficientnet_lite0
-    with fewer_shapes(dataset, "shapes_detection", **SHAPES):
-        metrics = m.train(data="shapes", project=str(project), name="shapes", **RECIPE)
-        yield m, metrics
+    metrics = m.train(data="shapes", project=str(project), name="shapes", **RECIPE)
+    return m, metrics
 
 
 def test_maskrcnn_learns_shapes_and_agrees_with_torchmetrics(trained):
@@ -41,7 +38,7 @@ def test_maskrcnn_learns_shapes_and_agrees_with_torchmetrics(trained):
         assert (m.run_dir / f).is_file(), f
     assert "train_loss_mask" in (m.run_dir / "results.csv").read_text().splitlines()[0]
     model, card, _ = load_model(m.checkpoint)
-    val = shapes_detection(seed=0, **SHAPES, masks=True).val
+    val = shapes_detection(seed=0, masks=True).val
     preds = InstancePredictor(model, card).detect(val.images, conf=EVAL_CONF, iou=NMS_IOU)
     ref = MeanAveragePrecision(iou_type="segm", backend="pycocotools", iou_thresholds=np.linspace(0.5, 0.95, 10).tolist(),
                                rec_thresholds=np.linspace(0, 1, 101).tolist())

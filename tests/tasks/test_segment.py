@@ -12,21 +12,18 @@ import torch
 from PIL import Image
 
 import foveal
-import foveal.data.segmentation.dataset as dataset
 from foveal.data.segmentation.dataset import shapes_semantic
 from foveal.infer.segmenter import SegmentPredictor
 
-RECIPE = dict(pretrained=True, batch_size=4, epochs=5, lr=2e-3, seed=0, progress=False)  # AdamW, cosine (the segment defaults)
-SHAPES = dict(n_train=240, n_val=40)  # fewer scenes than a user's `shapes` (tests/tasks/conftest.py)
+RECIPE = dict(pretrained=True, epochs=5, lr=2e-3, seed=0, progress=False)  # AdamW, cosine (the segment defaults)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, fewer_shapes):
+def trained(tmp_path_factory):
     project = tmp_path_factory.mktemp("segment")
     m = foveal.Model(task="segment")  # U-Net on the ImageNet efficientnet_lite0
-    with fewer_shapes(dataset, "shapes_semantic", **SHAPES):
-        metrics = m.train(data="shapes", project=str(project), name="shapes", **RECIPE)
-        yield m, metrics
+    metrics = m.train(data="shapes", project=str(project), name="shapes", **RECIPE)
+    return m, metrics
 
 
 def test_unet_learns_shapes_and_agrees_with_torchmetrics(trained):
@@ -37,7 +34,7 @@ def test_unet_learns_shapes_and_agrees_with_torchmetrics(trained):
     assert set(metrics["per_class_iou"]) == {"background", "circle", "square", "triangle"}
     for f in ("confusion_matrix.png", "val_predictions.png", "per_class_iou.json", "results.csv", "metrics.json"):
         assert (m.run_dir / f).is_file(), f
-    val = shapes_semantic(seed=0, **SHAPES).val
+    val = shapes_semantic(seed=0).val
     maps = SegmentPredictor.from_checkpoint(m.checkpoint).segment(val.images)
     pred = torch.stack([torch.from_numpy(s.class_map) for s in maps])
     reference = MulticlassJaccardIndex(4, average="macro")(pred, torch.stack(val.masks).long())
