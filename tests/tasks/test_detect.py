@@ -3,6 +3,7 @@ write the report, and predict on an empty image, a grey image and a 4000x3000 ph
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -21,14 +22,17 @@ from foveal.tasks.detect import DetectTask
 from foveal.types import Detections
 
 RECIPE = dict(pretrained=True, batch_size=4, epochs=6, seed=0, progress=False)  # the detect defaults: SGD 0.01, warm-up, cosine
-SHAPES = dict(n_train=240, n_val=40)  # fewer scenes than a user's `shapes` (tests/tasks/conftest.py)
+# fewer scenes than a user's `shapes` (600 / 150), at batch 4 so the step count holds: on a 2-core EPYC without AVX-512
+# the full sets made this fixture 296 s of a 33-minute suite (docs/benchmarks.md, "The test suite")
+SHAPES = dict(n_train=240, n_val=40)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, fewer_shapes):
+def trained(tmp_path_factory):
     project = tmp_path_factory.mktemp("detect")
     m = foveal.Model(task="detect")  # fcos on the ImageNet efficientnet_lite0
-    with fewer_shapes(dataset, "shapes_detection", **SHAPES):
+    with pytest.MonkeyPatch.context() as mp:  # every `shapes` load in this module, the CLI's `val` included
+        mp.setattr(dataset, "shapes_detection", functools.partial(shapes_detection, **SHAPES))
         metrics = m.train(data="shapes", project=str(project), name="shapes", **RECIPE)
         yield m, metrics
 
