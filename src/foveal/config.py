@@ -14,7 +14,7 @@ import yaml
 
 from foveal.errors import FovealError
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZERS = ("sgd", "adam", "adamw", "muon")
 SCHEDULES = ("constant", "cosine", "onecycle")
 AMP_MODES = ("auto", "bf16", "off")
 NORMALIZE = ("unit", "dataset")
@@ -40,11 +40,13 @@ class TrainConfig:
     schedule: str = "constant"
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
+    muon_lr: float = 0.06  # --optimizer muon: the convolution filters' learning rate (engine/muon.py)
     norm_lr: float = 1.0  # learning rate of batch norm's trainable parameters as a multiple of lr (airbench: 64)
     lookahead: bool = False  # airbench's lookahead of weights: an average of the last steps' weights (engine/lookahead.py)
     normalize: str | None = None  # unit ([0, 1], as ToTensor) or dataset (its mean/std); None: the model's default
     augment: bool | None = None  # classify: batched flip + translate (off unless asked); detect: v2 box-aware policy (on)
     flip: bool = True  # classify: --augment and TTA mirror images (off for digits and text, which a mirror changes)
+    alternate_flip: bool = False  # classify: --augment mirrors each image in every other epoch (airbench), not by a coin
     hidden: int | None = None  # hidden width of the seed models
     pretrained: bool = False  # start from the model's pretrained (ImageNet) weights
     weights: str | None = None  # start from a local state dict or .safetensors file
@@ -111,6 +113,8 @@ class TrainConfig:
                 raise FovealError(f"{key} must be at least 1; got {getattr(self, key)}")
         if not self.lr > 0:
             raise FovealError(f"lr must be positive; got {self.lr}")
+        if not self.muon_lr > 0:
+            raise FovealError(f"muon_lr must be positive; got {self.muon_lr}")
         if not self.norm_lr > 0:
             raise FovealError(f"norm_lr is a multiple of lr, above 0; got {self.norm_lr}")
         if not 0 <= self.label_smoothing < 1:

@@ -54,6 +54,28 @@ def test_translate_shifts_within_pad_and_flip_mirrors():
     assert 0.35 < share < 0.65 and ((flipped[:, 0, 0, 0] == 255) ^ (flipped[:, 0, 0, 3] == 255)).all()
 
 
+def test_alternating_flip_mirrors_each_image_in_every_other_epoch():
+    data = make(200, size=4)
+    data.images[:] = 0
+    data.images[:, 0, 0, 0] = 255  # a mark in the top-left corner: mirrored, it is top-right
+    data.images[:, 0, 1, 0] = torch.arange(200, dtype=torch.uint8)  # tag each image (column 0 stays column 0 or 3)
+    loader = TensorLoader(data, 32, shuffle=True, seed=5, augment=FlipTranslate(pad=0, alternate=True, salt=5))
+
+    def mirrored(epoch, loader=loader):  # image tag -> mirrored in this epoch
+        out = {}
+        for x, _ in loader.epoch(epoch):
+            flipped = x[:, 0, 0, 3] == 255
+            tags = torch.where(flipped, x[:, 0, 1, 3], x[:, 0, 1, 0])
+            out.update(zip(tags.tolist(), flipped.tolist()))
+        return out
+
+    e1, e2, e3 = mirrored(1), mirrored(2), mirrored(3)
+    assert len(e1) == 200 and 0.35 < sum(e1.values()) / 200 < 0.65
+    assert all(e1[i] != e2[i] and e1[i] == e3[i] for i in range(200))  # both views every two epochs
+    other = mirrored(1, TensorLoader(data, 32, shuffle=True, seed=6, augment=FlipTranslate(pad=0, alternate=True, salt=6)))
+    assert 0.3 < sum(other[i] == e1[i] for i in range(200)) / 200 < 0.7  # another seed, other coins
+
+
 def test_normalize_matches_to_tensor_then_normalize():
     x = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
     mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)

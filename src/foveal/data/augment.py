@@ -26,19 +26,40 @@ class Normalize:
 
 
 class FlipTranslate:
-    """Random horizontal flip of half the batch and a random shift of up to `pad` pixels (reflect padding)."""
+    """Random horizontal flip of half the batch and a random shift of up to `pad` pixels (reflect padding).
 
-    def __init__(self, flip: bool = True, pad: int = 2) -> None:
-        self.flip, self.pad = flip, pad
+    `alternate`: airbench's alternating flip instead of a coin per image and epoch. Each image gets one fixed coin
+    (a hash of its index in the data set and `salt`) and is mirrored when its coin differs from the epoch's parity, so
+    every two consecutive epochs show each image once as it is and once mirrored; with a fresh coin every epoch a
+    quarter of the images would be seen only one way round over two epochs. It needs each batch's indices:
+    TensorLoader passes them (and the epoch) to an augment whose `indexed` is true."""
 
-    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    def __init__(self, flip: bool = True, pad: int = 2, alternate: bool = False, salt: int = 0) -> None:
+        self.flip, self.pad, self.alternate, self.salt = flip, pad, alternate, salt
+        self.indexed = alternate
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator, index: torch.Tensor | None = None,
+                 epoch: int = 0) -> torch.Tensor:
         n = x.shape[0]
         if self.flip:
-            mask = (torch.rand(n, generator=g) < 0.5).to(x.device)
+            if self.alternate and index is not None:
+                mask = (image_coins(index, self.salt) != epoch % 2).to(x.device)
+            else:
+                mask = (torch.rand(n, generator=g) < 0.5).to(x.device)
             x = torch.where(mask.view(-1, 1, 1, 1), x.flip(3), x)
         if self.pad > 0:
             x = translate(x, self.pad, g)
         return x
+
+
+def image_coins(index: torch.Tensor, salt: int = 0) -> torch.Tensor:
+    """A fixed pseudo-random bit (0 or 1, int64) per sample index and salt: two rounds of a multiplicative hash,
+    each product kept below 2**63 so that int64 does not overflow."""
+    h = (index.long().cpu() + salt * 1_000_003) % 2**31
+    for mult in (2654435761, 2246822519):
+        h = (h * mult) % 2**31
+        h = h ^ (h >> 15)
+    return (h >> 7) & 1
 
 
 def translate(x: torch.Tensor, pad: int, g: torch.Generator) -> torch.Tensor:

@@ -164,9 +164,13 @@ class TensorLoader:
             # index_select into a buffer reused across epochs: ~2.5x faster than images[order], and no fresh
             # pages to fault in every epoch (batches are views of it, valid until the next epoch starts)
             images, labels = torch.index_select(images, 0, order, out=self._shuffled), labels.index_select(0, order)
+        indexed = getattr(self.augment, "indexed", False)  # an augment that needs each sample's identity
         for start in range(0, n, self.batch_size):
             x, y = images[start : start + self.batch_size], labels[start : start + self.batch_size]
-            if self.augment is not None:
+            if indexed:
+                index = order[start : start + self.batch_size] if self.shuffle else torch.arange(start, start + len(y))
+                x = self.augment(x, g, index=index, epoch=epoch)
+            elif self.augment is not None:
                 x = self.augment(x, g)
             yield x, y
 

@@ -23,6 +23,7 @@ from foveal.data.tensors import DataSplits
 from foveal.engine.checkpoint import save_checkpoint
 from foveal.engine.device import autocast_dtype, keep_freed_memory, select_device, use_channels_last
 from foveal.engine.lookahead import Lookahead
+from foveal.engine.muon import Muon, muon_groups
 from foveal.engine.progress import EpochProgress
 from foveal.engine.rundir import new_run_dir, run_name
 from foveal.engine.transfer import finetune_mode, param_groups, set_trainable, train_mode
@@ -114,6 +115,9 @@ def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     """foreach=True everywhere: one multi-tensor update per step instead of one per parameter (PyTorch picks it only
     on CUDA by default); for small models on a CPU the per-kernel cost is most of the step."""
     params = scale_norm_lr(param_groups(cfg, model), model, cfg.norm_lr, cfg.lr, cfg.weight_decay)
+    if cfg.optimizer == "muon":
+        return Muon(muon_groups(params, cfg.muon_lr), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                    nesterov=cfg.momentum > 0, foreach=True)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                nesterov=cfg.momentum > 0, foreach=True)
