@@ -58,6 +58,7 @@ def train(
     norm_lr: Annotated[Optional[float], Opt(help="Normalisation layers' parameters (batch norm's shifts) learn at this multiple of --lr, at 1/X the weight decay (airbench's bias scaling; default 1).")] = None,
     lookahead: Annotated[Optional[bool], Opt("--lookahead/--no-lookahead", help="Average the weights of the last steps as training ends (airbench's lookahead).")] = None,
     augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Train-time augmentation: classify, batched flip + translate (off by default); detect, flip, crop, zoom, colour (on).")] = None,
+    translate: Annotated[Optional[int], Opt(help="classify: --augment's largest random shift in pixels (default: a sixteenth of the image side).")] = None,
     flip: Annotated[Optional[bool], Opt("--flip/--no-flip", help="classify: --augment and --tta mirror images (default on; off for digits and text).")] = None,
     normalize: Annotated[Optional[str], Opt(help="unit ([0, 1], as ToTensor) or dataset (its mean/std); default: the model's.")] = None,
     hidden: Annotated[Optional[int], Opt(help="Hidden width of the seed models.")] = None,
@@ -96,7 +97,7 @@ def train(
     overrides = {**parse_overrides(set_ or []), **{k: v for k, v in dict(
         data_root=data_root, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
         weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, muon_lr=muon_lr, norm_lr=norm_lr, lookahead=lookahead,
-        augment=augment, flip=flip, normalize=normalize, hidden=hidden, pretrained=pretrained, weights=weights, finetune=finetune,
+        augment=augment, translate=translate, flip=flip, normalize=normalize, hidden=hidden, pretrained=pretrained, weights=weights, finetune=finetune,
         backbone_lr=backbone_lr, head_epochs=head_epochs, backbone=backbone, max_det=max_det, recipe=recipe, time_limit=time_limit, auto_augment=auto_augment, tta=tta, folds=folds, img_size=img_size, fraction=fraction, val_split=val_split, seed=seed, deterministic=deterministic,
         device=device, amp=amp, patience=patience, val_period=val_period, dice=dice, project=project,
         name=name).items() if v is not None}}

@@ -46,6 +46,7 @@ class TrainConfig:
     normalize: str | None = None  # unit ([0, 1], as ToTensor) or dataset (its mean/std); None: the model's default
     augment: bool | None = None  # classify: batched flip + translate (off unless asked); detect: v2 box-aware policy (on)
     flip: bool = True  # classify: --augment and TTA mirror images (off for digits and text, which a mirror changes)
+    translate: int | None = None  # classify: --augment's largest shift in pixels; None: a sixteenth of the image side
     alternate_flip: bool = False  # classify: --augment mirrors each image in every other epoch (airbench), not by a coin
     hidden: int | None = None  # hidden width of the seed models
     pretrained: bool = False  # start from the model's pretrained (ImageNet) weights
@@ -113,6 +114,8 @@ class TrainConfig:
                 raise FovealError(f"{key} must be at least 1; got {getattr(self, key)}")
         if not self.lr > 0:
             raise FovealError(f"lr must be positive; got {self.lr}")
+        if self.translate is not None and int(self.translate) < 0:
+            raise FovealError(f"translate is a shift in pixels, 0 or more; got {self.translate}")
         if not self.muon_lr > 0:
             raise FovealError(f"muon_lr must be positive; got {self.muon_lr}")
         if not self.norm_lr > 0:

@@ -158,3 +158,13 @@ def test_normalize_defaults_to_the_models_and_can_be_overridden(tmp_path, digits
     assert seed.mean == (0.0,) and seed.std == (1.0,)  # the tutorial's ToTensor scaling
     data = ModelCard.from_dict(load_checkpoint(fit(tmp_path, digits, name="d", epochs=1, normalize="dataset").last)["card"])
     assert data.mean == pytest.approx(digits.train.mean_std()[0]) and data.std != (1.0,)
+
+
+def test_augment_translate_and_flip_settings_reach_the_loader(tmp_path, digits):
+    cfg = TrainConfig(model="linear", data="digits", augment=True, project=str(tmp_path))
+    augment = Trainer(cfg, digits, progress=False).train_loader.augment
+    assert augment.pad == 1 and not augment.alternate  # 8x8 digits: a sixteenth of the side, at least 1 pixel
+    augment = Trainer(cfg.replace(translate=3, alternate_flip=True), digits, progress=False).train_loader.augment
+    assert augment.pad == 3 and augment.alternate and augment.indexed
+    with pytest.raises(FovealError, match="translate"):
+        TrainConfig(translate=-1)

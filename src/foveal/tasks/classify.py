@@ -145,7 +145,8 @@ class ClassifyTask:
         if self.card.resize_size is not None:  # transfer learning: crop + flip + policy to the card's input size
             augment = TrainView(self.card, self.cfg.auto_augment)
         elif self.cfg.augment:
-            augment = FlipTranslate(flip=self.cfg.flip, pad=max(1, data.train.size[0] // 16),
+            pad = self.cfg.translate if self.cfg.translate is not None else max(1, data.train.size[0] // 16)
+            augment = FlipTranslate(flip=self.cfg.flip, pad=pad,
                                     alternate=self.cfg.alternate_flip, salt=self.cfg.seed)
         else:
             augment = None
