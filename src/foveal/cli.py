@@ -47,7 +47,7 @@ def train(
     task: Annotated[Optional[str], Opt(help="classify, detect or segment (default model: tinyvgg, fcos, unet).")] = None,
     epochs: Annotated[Optional[int], Opt()] = None,
     batch_size: Annotated[Optional[int], Opt()] = None,
-    optimizer: Annotated[Optional[str], Opt(help="sgd, adam, adamw, or muon (convolution filters on Muon at --muon-lr, the rest on Nesterov SGD).")] = None,
+    optimizer: Annotated[Optional[str], Opt(help="sgd, adam, adamw, or muon (convolution filters on Muon at --muon-lr, the rest on Nesterov SGD; for networks with batch norm after each convolution).")] = None,
     lr: Annotated[Optional[float], Opt(help="Learning rate.")] = None,
     momentum: Annotated[Optional[float], Opt()] = None,
     weight_decay: Annotated[Optional[float], Opt()] = None,

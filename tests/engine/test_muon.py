@@ -4,7 +4,7 @@ import torch
 from foveal.api import Model
 from foveal.config import TrainConfig
 from foveal.engine.checkpoint import load_checkpoint
-from foveal.engine.muon import Muon, orthogonalise
+from foveal.engine.muon import Muon, muon_groups, orthogonalise
 from foveal.engine.trainer import Trainer, make_optimizer
 from foveal.errors import FovealError
 
@@ -33,7 +33,7 @@ def test_muon_moves_the_filters_and_leaves_the_rest_to_sgd():
     assert isinstance(opt, Muon)
     muon = [g for g in opt.param_groups if g.get("muon")]
     assert [p.shape for g in muon for p in g["params"]] == [model[0].weight.shape]
-    assert muon[0]["lr"] == 0.05 and muon[0]["weight_decay"] == 0
+    assert muon[0]["lr"] == pytest.approx(0.05) and muon[0]["weight_decay"] == 0
     assert {g["lr"] for g in opt.param_groups if not g.get("muon")} == {0.1, 6.4}  # batch norm at 64x, as with sgd
 
     x, y = torch.randn(4, 3, 6, 6), torch.tensor([0, 1, 0, 1])
@@ -48,6 +48,13 @@ def test_muon_moves_the_filters_and_leaves_the_rest_to_sgd():
     assert set(opt.state[model[0].weight]) == {"muon_buffer"} and model[0].weight.grad is not None
     with pytest.raises(FovealError, match="muon_lr"):
         TrainConfig(muon_lr=0)
+
+
+def test_muon_keeps_a_groups_share_of_the_lr():
+    model = conv_net()
+    groups = [{"params": [model[0].weight], "lr": 0.01}, {"params": [model[3].weight]}]
+    opt = Muon(muon_groups(groups, 0.05, lr=0.1), lr=0.1, momentum=0.9, nesterov=True)
+    assert [(g["lr"], g.get("muon", False)) for g in opt.param_groups] == [(pytest.approx(0.005), True), (0.1, False)]
 
 
 def test_a_muon_run_learns_and_resumes_exactly(tmp_path, digits, killed_in_epoch):

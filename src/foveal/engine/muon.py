@@ -8,7 +8,8 @@ scale irrelevant and a fixed scale keeps the step size meaningful. PyTorch's own
 parameters only, and decays the weights where this rescales them.
 
 One optimizer object (an SGD whose groups may say `muon=True`), so the learning-rate schedule, the checkpoints and a
-resumed run treat it as any other.
+resumed run treat it as any other. The rescaling assumes a normalisation layer after every convolution (fastnet, the
+ResNets): a filter bank with nothing to undo its scale (TinyVGG's) trains, but at the norm this sets.
 """
 
 from __future__ import annotations
@@ -62,14 +63,15 @@ class Muon(torch.optim.SGD):
         return loss
 
 
-def muon_groups(groups: list[dict], muon_lr: float) -> list[dict]:
-    """Each parameter group split in two: its trainable convolution filters (4-D) on Muon at `muon_lr` with no weight
-    decay (the rescaling takes its place), the rest as they were."""
+def muon_groups(groups: list[dict], muon_lr: float, lr: float) -> list[dict]:
+    """Each parameter group split in two: its trainable convolution filters (4-D) on Muon at `muon_lr` (times the
+    group's share of `lr`: a fine-tuned backbone's filters keep its lower rate) with no weight decay (the rescaling
+    takes its place), the rest as they were."""
     out = []
     for g in groups:
         rest = {k: v for k, v in g.items() if k != "params"}
         params = list(g["params"])
         out.append({**rest, "params": [p for p in params if p.ndim != 4]})
-        out.append({**rest, "params": [p for p in params if p.ndim == 4], "lr": muon_lr, "weight_decay": 0.0,
-                    "muon": True})
+        out.append({**rest, "params": [p for p in params if p.ndim == 4], "lr": muon_lr * rest.get("lr", lr) / lr,
+                    "weight_decay": 0.0, "muon": True})
     return [g for g in out if g["params"]]

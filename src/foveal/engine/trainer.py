@@ -116,7 +116,7 @@ def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     on CUDA by default); for small models on a CPU the per-kernel cost is most of the step."""
     params = scale_norm_lr(param_groups(cfg, model), model, cfg.norm_lr, cfg.lr, cfg.weight_decay)
     if cfg.optimizer == "muon":
-        return Muon(muon_groups(params, cfg.muon_lr), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+        return Muon(muon_groups(params, cfg.muon_lr, cfg.lr), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                     nesterov=cfg.momentum > 0, foreach=True)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
