@@ -44,7 +44,7 @@ RECIPES = {
                    colour={"hidden": 64, "epochs": 10, "batch_size": 512, **_COLOUR_OPT, "label_smoothing": 0.2,
                            "val_period": 5}),
     # 32x32 colour: as many epochs of fastnet (64, 128, 256) as fit in 19.5 minutes (34 at 1,570 images/s on a 2-core
-    # Xeon with AMX: CIFAR-10 91.1%; 25 on a Zen 5 EPYC: 91.1%; 14 on a slower EPYC), evaluated only after the first (which times an evaluation)
+    # Xeon with AMX: CIFAR-10 91.1%; 25 on a Zen 5 EPYC: 91.0%; 14 on a slower EPYC), evaluated only after the first (which times an evaluation)
     # and the last.
     "fast-long": Recipe("fast-long", "a longer schedule: under 5 minutes for 28x28 grey images, 20 minutes for 32x32 "
                         "colour (as many epochs as fit)",
