@@ -36,7 +36,10 @@ class FlipTranslate:
 
     def __init__(self, flip: bool = True, pad: int = 2, alternate: bool = False, salt: int = 0) -> None:
         self.flip, self.pad, self.alternate, self.salt = flip, pad, alternate, salt
-        self.indexed = alternate
+
+    @property
+    def indexed(self) -> bool:
+        return self.alternate
 
     def __call__(self, x: torch.Tensor, g: torch.Generator, index: torch.Tensor | None = None,
                  epoch: int = 0) -> torch.Tensor:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from foveal.engine.transfer import split_groups
+
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # the quintic iteration's, chosen for the slope at zero (Jordan, 2024)
 NS_STEPS = 3
 MOMENTUM = 0.6  # the filters' momentum (airbench94_muon); the rest keep the configured one
@@ -67,11 +69,5 @@ def muon_groups(groups: list[dict], muon_lr: float, lr: float) -> list[dict]:
     """Each parameter group split in two: its trainable convolution filters (4-D) on Muon at `muon_lr` (times the
     group's share of `lr`: a fine-tuned backbone's filters keep its lower rate) with no weight decay (the rescaling
     takes its place), the rest as they were."""
-    out = []
-    for g in groups:
-        rest = {k: v for k, v in g.items() if k != "params"}
-        params = list(g["params"])
-        out.append({**rest, "params": [p for p in params if p.ndim != 4]})
-        out.append({**rest, "params": [p for p in params if p.ndim == 4], "lr": muon_lr * rest.get("lr", lr) / lr,
-                    "weight_decay": 0.0, "muon": True})
-    return [g for g in out if g["params"]]
+    return split_groups(groups, lambda p: p.ndim == 4,
+                        lambda g: {"lr": muon_lr * g.get("lr", lr) / lr, "weight_decay": 0.0, "muon": True})

@@ -26,7 +26,7 @@ from foveal.engine.lookahead import Lookahead
 from foveal.engine.muon import Muon, muon_groups
 from foveal.engine.progress import EpochProgress
 from foveal.engine.rundir import new_run_dir, run_name
-from foveal.engine.transfer import finetune_mode, param_groups, set_trainable, train_mode
+from foveal.engine.transfer import finetune_mode, param_groups, set_trainable, split_groups, train_mode
 from foveal.errors import FovealError
 from foveal.models.card import ModelCard
 from foveal.models.registry import count_parameters
@@ -100,15 +100,8 @@ def scale_norm_lr(groups: list[dict], model: nn.Module, factor: float, lr: float
     if factor == 1:
         return groups
     norm = {id(p) for m in model.modules() if isinstance(m, NORM_LAYERS) for p in m.parameters()}
-    out = []
-    for g in groups:
-        rest = {k: v for k, v in g.items() if k != "params"}
-        base_lr, base_wd = rest.get("lr", lr), rest.get("weight_decay", weight_decay)
-        params = list(g["params"])
-        out.append({**rest, "params": [p for p in params if id(p) not in norm]})
-        out.append({**rest, "params": [p for p in params if id(p) in norm], "lr": base_lr * factor,
-                    "weight_decay": base_wd / factor})
-    return [g for g in out if g["params"]]
+    return split_groups(groups, lambda p: id(p) in norm, lambda g: {
+        "lr": g.get("lr", lr) * factor, "weight_decay": g.get("weight_decay", weight_decay) / factor})
 
 
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:

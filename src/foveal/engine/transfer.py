@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -110,6 +111,19 @@ def param_groups(cfg: TrainConfig, model: nn.Module) -> list[dict]:
     if mode == "head":
         return [{"params": head_params}]
     return [{"params": backbone_parameters(model), "lr": cfg.lr * cfg.backbone_lr}, {"params": head_params}]
+
+
+def split_groups(groups: list[dict], picked: Callable[[torch.Tensor], bool],
+                 settings: Callable[[dict], dict]) -> list[dict]:
+    """Each parameter group split in two: its parameters that are not `picked`, as they were, and those that are, with
+    `settings(group)` on top of the group's own; empty groups dropped."""
+    out = []
+    for g in groups:
+        rest = {k: v for k, v in g.items() if k != "params"}
+        params = list(g["params"])
+        out.append({**rest, "params": [p for p in params if not picked(p)]})
+        out.append({**rest, **settings(rest), "params": [p for p in params if picked(p)]})
+    return [g for g in out if g["params"]]
 
 
 def train_mode(cfg: TrainConfig, model: nn.Module) -> None:
