@@ -26,6 +26,7 @@ def test_saved_config_loads_back(tmp_path):
         ({"lr": "fast"}, "lr expects float"),
         ({"colour": "red"}, "unknown config key(s) colour"),
         ({"augment": "maybe"}, "augment expects bool"),
+        ({"cutout": "-2"}, "cutout is the side of a square in pixels, 0 or more; got -2"),
     ],
 )
 def test_bad_values_are_one_clear_line(overrides, fragment):

@@ -22,8 +22,10 @@ def _splits(name: str, channels: int, size: int) -> DataSplits:
 def test_each_recipe_has_settings_for_grey_and_colour_images():
     for name in RECIPES:
         grey, colour = recipe_settings(name, 1, (28, 28)), recipe_settings(name, 3, (32, 32))
-        assert grey["model"] == colour["model"] == "fastnet" and grey["augment"] and grey["tta"]
+        assert grey["model"] == "fastnet" and colour["model"].startswith("fastnet") and grey["augment"] and grey["tta"]
         TrainConfig(**grey), TrainConfig(**colour)  # valid settings
+    long_colour = recipe_settings("fast-long", 3, (32, 32))  # airbench94_muon's network, optimiser and flips
+    assert (long_colour["model"], long_colour["optimizer"], long_colour["alternate_flip"]) == ("fastnet_wide", "muon", True)
     assert recipe_settings("fast-long", 1, (28, 28))["epochs"] > recipe_settings("fast", 1, (28, 28))["epochs"]
 
 
@@ -63,6 +65,16 @@ def test_a_recipe_run_trains_fastnet_with_its_whitening(tmp_path):
     assert cfg.recipe == "fast" and cfg.flip is False and cfg.epochs == 2  # digits: no mirror images
     again = model.val(project=str(tmp_path))
     assert again["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-9)
+
+
+def test_the_colour_long_recipe_trains_the_wide_network_on_muon(tmp_path, shared_data):
+    m = foveal.Model(task="classify")
+    metrics = m.train(data="cifar10", data_root=str(shared_data / "cifar10-jpg"), fraction=0.02, recipe="fast-long",
+                      epochs=2, hidden=8, project=str(tmp_path), progress=False)
+    cfg = TrainConfig.load(m.run_dir / "config.yaml")
+    assert (cfg.model, cfg.optimizer, cfg.alternate_flip, cfg.time_limit) == ("fastnet_wide", "muon", True, None)
+    assert metrics["accuracy"] > 0.15  # 10 classes, 1,000 images, 2 epochs of a tiny network: above chance
+    assert foveal.Model(m.checkpoint).val(project=str(tmp_path))["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-9)
 
 
 def test_models_lists_the_recipes(capsys):

@@ -47,6 +47,7 @@ class TrainConfig:
     augment: bool | None = None  # classify: batched flip + translate (off unless asked); detect: v2 box-aware policy (on)
     flip: bool = True  # classify: --augment and TTA mirror images (off for digits and text, which a mirror changes)
     translate: int | None = None  # classify: --augment's largest shift in pixels; None: a sixteenth of the image side
+    cutout: int = 0  # classify: --augment also blanks a random square of this side (pixels) in each image; 0: off
     alternate_flip: bool = False  # classify: --augment mirrors each image in every other epoch (airbench), not by a coin
     hidden: int | None = None  # hidden width of the seed models
     pretrained: bool = False  # start from the model's pretrained (ImageNet) weights
@@ -114,6 +115,8 @@ class TrainConfig:
                 raise FovealError(f"{key} must be at least 1; got {getattr(self, key)}")
         if not self.lr > 0:
             raise FovealError(f"lr must be positive; got {self.lr}")
+        if int(self.cutout) < 0:
+            raise FovealError(f"cutout is the side of a square in pixels, 0 or more; got {self.cutout}")
         if self.translate is not None and int(self.translate) < 0:
             raise FovealError(f"translate is a shift in pixels, 0 or more; got {self.translate}")
         if not self.muon_lr > 0:

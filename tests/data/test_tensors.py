@@ -76,6 +76,19 @@ def test_alternating_flip_mirrors_each_image_in_every_other_epoch():
     assert 0.3 < sum(other[i] == e1[i] for i in range(200)) / 200 < 0.7  # another seed, other coins
 
 
+def test_cutout_blanks_one_square_per_image_with_the_fill():
+    x = torch.full((300, 3, 12, 12), 200, dtype=torch.uint8)
+    out = FlipTranslate(flip=False, pad=0, cutout=4, fill=(10.2, 20.0, 30.0))(x, torch.Generator().manual_seed(0))
+    blank = out[:, 0] == 10
+    assert ((out[:, 1] == 20) == blank).all() and ((out[:, 2] == 30) == blank).all() and ((out == 200) | blank[:, None]).all()
+    rows, cols = blank.any(2), blank.any(1)  # which rows and columns of each image the square covers
+    area = blank.sum((1, 2))
+    assert (area == rows.sum(1) * cols.sum(1)).all()  # a rectangle: the square, clipped at the border
+    assert area.max() == 16 and 0 < area.min() < 16 and (area > 0).all()
+    centres = (rows.float().argmax(1) + rows.sum(1) / 2).tolist()
+    assert len(set(centres)) > 6  # the square moves from image to image
+
+
 def test_normalize_matches_to_tensor_then_normalize():
     x = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
     mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)

@@ -29,3 +29,12 @@ def test_widths_follow_hidden_and_small_images_run():
     assert create_model("fastnet", num_classes=3, in_channels=1, img_size=(8, 8), hidden=8)(torch.randn(2, 1, 8, 8)).shape == (2, 3)
     strided = create_model("fastnet", num_classes=10, in_channels=3, img_size=(32, 32), hidden=8, stem_stride=2)
     assert strided(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_wide_variant_has_airbench94_widths():
+    wide = create_model("fastnet_wide", num_classes=10, in_channels=3, img_size=(32, 32))
+    convs = [m.out_channels for m in wide.modules() if isinstance(m, torch.nn.Conv2d)][1:]
+    assert convs == [64, 64, 256, 256, 256, 256]
+    assert [m.out_channels for m in create_model("fastnet_wide", num_classes=10, in_channels=3, img_size=(32, 32),
+                                                 hidden=8).modules() if isinstance(m, torch.nn.Conv2d)][1:] == [8, 8, 32, 32, 32, 32]
+    assert wide(torch.randn(2, 3, 32, 32)).shape == (2, 10)

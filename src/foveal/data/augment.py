@@ -32,10 +32,15 @@ class FlipTranslate:
     (a hash of its index in the data set and `salt`) and is mirrored when its coin differs from the epoch's parity, so
     every two consecutive epochs show each image once as it is and once mirrored; with a fresh coin every epoch a
     quarter of the images would be seen only one way round over two epochs. It needs each batch's indices:
-    TensorLoader passes them (and the epoch) to an augment whose `indexed` is true."""
+    TensorLoader passes them (and the epoch) to an augment whose `indexed` is true.
 
-    def __init__(self, flip: bool = True, pad: int = 2, alternate: bool = False, salt: int = 0) -> None:
+    `cutout`: after the shift, a `cutout` x `cutout` square at a random centre of each image (clipped at the border)
+    is set to `fill` (the data's mean pixel), as in DeVries & Taylor 2017."""
+
+    def __init__(self, flip: bool = True, pad: int = 2, alternate: bool = False, salt: int = 0, cutout: int = 0,
+                 fill: Sequence[float] = (0.0,)) -> None:
         self.flip, self.pad, self.alternate, self.salt = flip, pad, alternate, salt
+        self.cutout, self.fill = cutout, tuple(fill)
 
     @property
     def indexed(self) -> bool:
@@ -52,7 +57,21 @@ class FlipTranslate:
             x = torch.where(mask.view(-1, 1, 1, 1), x.flip(3), x)
         if self.pad > 0:
             x = translate(x, self.pad, g)
+        if self.cutout > 0:
+            x = cut_out(x, self.cutout, g, self.fill)
         return x
+
+
+def cut_out(x: torch.Tensor, size: int, g: torch.Generator, fill: Sequence[float]) -> torch.Tensor:
+    """Each image with a `size` x `size` square around its own random centre set to `fill` (one value per channel, or
+    one for all); one mask for the batch."""
+    n, c, h, w = x.shape
+    top = torch.randint(0, h, (n, 1), generator=g) - size // 2
+    left = torch.randint(0, w, (n, 1), generator=g) - size // 2
+    rows, cols = torch.arange(h).view(1, h), torch.arange(w).view(1, w)
+    inside = ((rows >= top) & (rows < top + size)).view(n, 1, h, 1) & ((cols >= left) & (cols < left + size)).view(n, 1, 1, w)
+    value = torch.tensor(fill, dtype=torch.float32).round() if x.dtype == torch.uint8 else torch.tensor(fill)
+    return torch.where(inside.to(x.device), value.to(x.dtype).to(x.device).view(1, -1, 1, 1), x)
 
 
 def image_coins(index: torch.Tensor, salt: int = 0) -> torch.Tensor:

@@ -146,8 +146,8 @@ class ClassifyTask:
             augment = TrainView(self.card, self.cfg.auto_augment)
         elif self.cfg.augment:
             pad = self.cfg.translate if self.cfg.translate is not None else max(1, data.train.size[0] // 16)
-            augment = FlipTranslate(flip=self.cfg.flip, pad=pad,
-                                    alternate=self.cfg.alternate_flip, salt=self.cfg.seed)
+            augment = FlipTranslate(flip=self.cfg.flip, pad=pad, alternate=self.cfg.alternate_flip, salt=self.cfg.seed,
+                                    cutout=self.cfg.cutout, fill=[255 * m for m in self.card.mean])
         else:
             augment = None
         return TensorLoader(data.train, self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device, augment=augment)
