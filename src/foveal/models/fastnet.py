@@ -94,6 +94,5 @@ def fastnet(*, num_classes: int, in_channels: int, img_size: tuple[int, int], hi
 def fastnet_wide(*, num_classes: int, in_channels: int, img_size: tuple[int, int], hidden: int | None = None,
                  stem_stride: int = 1) -> nn.Module:
     """`hidden` sets the widths to (hidden, 4 hidden, 4 hidden)."""
-    widths = (hidden, 4 * hidden, 4 * hidden) if hidden else WIDE_WIDTHS
-    return FastNet(num_classes=num_classes, in_channels=in_channels, img_size=img_size, widths=widths,
-                   stem_stride=stem_stride)
+    return fastnet(num_classes=num_classes, in_channels=in_channels, img_size=img_size, stem_stride=stem_stride,
+                   widths=(hidden, 4 * hidden, 4 * hidden) if hidden else WIDE_WIDTHS)
