@@ -123,15 +123,17 @@ def run_tutorial(name: str, seed: int, train_data, test_data, channels: int = 1,
 
 def recipe_transforms(settings: dict, size: int, mean, std):
     """torchvision's per-image versions of the recipe's augmentation: a random mirror (unless the recipe turns flips
-    off) and a random shift by reflect-padding then cropping, as foveal pads (size // 16, at least 1)."""
+    off) and a random shift by reflect-padding then cropping, by as many pixels as foveal shifts."""
     from torchvision import transforms as T
+
+    from foveal.data.augment import shift_pixels
 
     norm = [T.ToTensor(), T.Normalize(mean, std)]
     train = []
     if settings.get("augment"):
         if settings.get("flip", True):
             train.append(T.RandomHorizontalFlip())
-        train.append(T.RandomCrop(size, padding=max(1, size // 16), padding_mode="reflect"))
+        train.append(T.RandomCrop(size, padding=shift_pixels(size, settings.get("translate")), padding_mode="reflect"))
     return T.Compose(train + norm), T.Compose(norm)
 
 

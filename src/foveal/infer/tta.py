@@ -13,6 +13,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from foveal.data.augment import shift_pixels
+
 
 def tta_views(x: torch.Tensor, augmented: bool = True, flip: bool = True) -> list[torch.Tensor]:
     """The views of a batch; for a model trained without mirror images (`flip` False), the batch and its two
@@ -20,7 +22,7 @@ def tta_views(x: torch.Tensor, augmented: bool = True, flip: bool = True) -> lis
     if not augmented:
         return [x]
     n, c, h, w = x.shape
-    p = max(1, h // 16)
+    p = shift_pixels(h)
     padded = F.pad(x.float(), (p, p, p, p), mode="reflect").to(x.dtype)
     shifted = padded[..., 2 * p : 2 * p + h, 2 * p : 2 * p + w]
     if not flip:

@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from foveal.config import TrainConfig
-from foveal.data.augment import FlipTranslate, Normalize
+from foveal.data.augment import FlipTranslate, Normalize, shift_pixels
 from foveal.data.tensors import DataSplits, FeatureSet, ImageSet, TensorLoader
 from foveal.data.views import EvalView, TrainView
 from foveal.engine.transfer import cached_features, finetune_mode, fit_head
@@ -145,8 +145,7 @@ class ClassifyTask:
         if self.card.resize_size is not None:  # transfer learning: crop + flip + policy to the card's input size
             augment = TrainView(self.card, self.cfg.auto_augment)
         elif self.cfg.augment:
-            pad = self.cfg.translate if self.cfg.translate is not None else max(1, data.train.size[0] // 16)
-            augment = FlipTranslate(flip=self.cfg.flip, pad=pad, alternate=self.cfg.alternate_flip, salt=self.cfg.seed,
+            augment = FlipTranslate(flip=self.cfg.flip, pad=shift_pixels(data.train.size[0], self.cfg.translate), alternate=self.cfg.alternate_flip, salt=self.cfg.seed,
                                     cutout=self.cfg.cutout, fill=[255 * m for m in self.card.mean])
         else:
             augment = None
