@@ -98,3 +98,12 @@ def test_normalize_matches_to_tensor_then_normalize():
     assert out.is_contiguous(memory_format=torch.channels_last)
     unit = Normalize((0.0,) * 3, (1.0,) * 3)
     assert unit.unit and torch.equal(unit(x), x.float() / 255)
+
+
+def test_a_loaders_first_samples_keep_its_batches_and_view():
+    data = make(n=150)
+    loader = TensorLoader(data, 64, shuffle=True, augment=lambda x, g: x + 1)
+    head = loader.first(100)
+    assert len(head) == 2 and [len(y) for _, y in head] == [64, 36]
+    x, y = next(iter(head))
+    assert torch.equal(x, data.images[:64] + 1) and torch.equal(y, data.labels[:64])

@@ -1,3 +1,4 @@
+import csv
 import json
 import math
 
@@ -133,9 +134,17 @@ def test_time_limit_fits_epochs_to_what_is_left():
 
 def test_time_limit_stops_a_run_on_an_evaluated_epoch(tmp_path, digits):
     r = fit(tmp_path, digits, name="t", epochs=50, time_limit=1e-6, val_period=5)  # 60 µs: any epoch is over it
-    history = [line.split(",") for line in (r.run_dir / "results.csv").read_text().splitlines()]
-    assert len(history) - 1 == r.metrics["epochs"] == 1 and "val_accuracy" in history[0]
-    assert TrainConfig.load(r.run_dir / "config.yaml").epochs == 1
+    with (r.run_dir / "results.csv").open() as f:
+        history = list(csv.DictReader(f))
+    # the first epoch times an evaluation of a tenth of the validation data instead of evaluating all of it, so the
+    # run takes one more epoch to end on an evaluated one
+    assert len(history) == r.metrics["epochs"] == 2 and TrainConfig.load(r.run_dir / "config.yaml").epochs == 2
+    assert history[0]["val_accuracy"] == "" and float(history[0]["eval_estimate_s"]) > 0
+    assert float(history[1]["val_accuracy"]) == pytest.approx(r.metrics["accuracy"]) and history[1]["eval_estimate_s"] == ""
+    untimed = fit(tmp_path, digits, name="u", epochs=2, val_period=5)  # no time limit: the first epoch is evaluated
+    with (untimed.run_dir / "results.csv").open() as f:
+        assert [row["val_accuracy"] != "" for row in csv.DictReader(f)] == [True, True]
+
 
 
 def test_resume_refuses_another_task_or_class_count(tmp_path, digits):

@@ -151,10 +151,16 @@ class TensorLoader:
         self._shuffled: torch.Tensor | None = None
 
     def __len__(self) -> int:
-        return -(-len(self.data) // self.batch_size)
+        return -(-len(self.labels) // self.batch_size)
+
+    def first(self, n: int) -> "TensorLoader":
+        """A loader over the first `n` samples in order, batched and viewed as this one's: a sample to time."""
+        head = TensorLoader(self.data, self.batch_size, device=self.device, augment=self.augment)
+        head.images, head.labels = self.images[:n], self.labels[:n]
+        return head
 
     def epoch(self, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.data)
+        n = len(self.labels)
         g = epoch_generator(self.seed, epoch)
         images, labels = self.images, self.labels
         if self.shuffle:  # one permuted copy per epoch, so every batch is a free slice, not a gather
