@@ -9,19 +9,16 @@ from foveal.engine.trainer import Trainer, make_optimizer
 from foveal.errors import FovealError
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("shape", [(64, 576), (576, 64), (8, 8)])
-def test_orthogonalise_brings_every_singular_value_near_one(shape, dtype):
+def test_orthogonalise_brings_every_singular_value_near_one(shape):
     g = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
     g[:, 0] *= 100  # one direction far stronger than the rest: an SGD step would follow it alone
-    out = orthogonalise(g, steps=5, dtype=dtype)
-    assert out.dtype == dtype
-    s = torch.linalg.svdvals(out.float())
+    s = torch.linalg.svdvals(orthogonalise(g, steps=5))
     assert s.min() > 0.5 and s.max() < 1.5
     u, _, v = torch.linalg.svd(g, full_matrices=False)
-    assert torch.nn.functional.cosine_similarity(out.float().flatten(), (u @ v).flatten(), 0) > 0.9
+    assert torch.nn.functional.cosine_similarity(orthogonalise(g, steps=5).flatten(), (u @ v).flatten(), 0) > 0.9
     g[:, 0] /= 100
-    s = torch.linalg.svdvals(orthogonalise(g, dtype=dtype).float())  # airbench's three steps, better conditioned
+    s = torch.linalg.svdvals(orthogonalise(g))  # airbench's three steps, on a better conditioned gradient
     assert s.min() > 0.1 and s.max() < 1.5
 
 
@@ -51,17 +48,6 @@ def test_muon_moves_the_filters_and_leaves_the_rest_to_sgd():
     assert set(opt.state[model[0].weight]) == {"muon_buffer"} and model[0].weight.grad is not None
     with pytest.raises(FovealError, match="muon_lr"):
         TrainConfig(muon_lr=0)
-
-
-def test_muon_orthogonalises_in_the_trainings_autocast_dtype():
-    cfg = TrainConfig(optimizer="muon", lr=0.1, momentum=0.9, muon_lr=0.05)
-    assert make_optimizer(cfg, conv_net()).ns_dtype == torch.float32
-    model = conv_net()
-    opt = make_optimizer(cfg, model, torch.bfloat16)
-    assert opt.ns_dtype == torch.bfloat16
-    torch.nn.functional.cross_entropy(model(torch.randn(4, 3, 6, 6)), torch.tensor([0, 1, 0, 1])).backward()
-    opt.step()
-    assert model[0].weight.dtype == torch.float32 and torch.isfinite(model[0].weight).all()
 
 
 def test_muon_keeps_a_groups_share_of_the_lr():

@@ -24,13 +24,12 @@ MOMENTUM = 0.6  # the filters' momentum (airbench94_muon); the rest keep the con
 
 
 @torch.no_grad()
-def orthogonalise(g: torch.Tensor, steps: int = NS_STEPS, eps: float = 1e-7,
-                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def orthogonalise(g: torch.Tensor, steps: int = NS_STEPS, eps: float = 1e-7) -> torch.Tensor:
     """About U V^T of a 2-D g = U S V^T, by Newton-Schulz iterations (singular values land near 1, in 0.5-1.5),
-    computed in `dtype`: bf16 where the trainer runs in bf16 (as airbench and Jordan's Muon do on a GPU; 3.5x faster
-    for a 256 x 2304 filter bank on a CPU with bf16 instructions), else fp32 (bf16 products are slow without them)."""
+    in fp32: bf16 matrix products are slow on a CPU without native bf16, and on one with them (3x faster here) three
+    CIFAR-10 runs of fastnet_wide ended 0.19 points lower on average (docs/benchmarks.md)."""
     a, b, c = NS_COEFFICIENTS
-    x = g.to(dtype)
+    x = g.float()
     x = x / (x.norm() + eps)
     wide = x.shape[0] <= x.shape[1]
     if not wide:
@@ -42,12 +41,7 @@ def orthogonalise(g: torch.Tensor, steps: int = NS_STEPS, eps: float = 1e-7,
 
 
 class Muon(torch.optim.SGD):
-    """SGD, except that groups with `muon=True` take Muon's orthogonalised, normalised steps at their own lr, the
-    orthogonalisation computed in `ns_dtype`."""
-
-    def __init__(self, params, *args, ns_dtype: torch.dtype = torch.float32, **kwargs) -> None:
-        super().__init__(params, *args, **kwargs)
-        self.ns_dtype = ns_dtype
+    """SGD, except that groups with `muon=True` take Muon's orthogonalised, normalised steps at their own lr."""
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -68,8 +62,7 @@ class Muon(torch.optim.SGD):
             buf.mul_(MOMENTUM).add_(grad)
             g = grad.add(buf, alpha=MOMENTUM) if group["nesterov"] else buf
             p.mul_(p.shape[0] ** 0.5 / p.norm().clamp_min(1e-12))
-            step = orthogonalise(g.reshape(len(g), -1), dtype=self.ns_dtype)
-            p.add_(step.view(g.shape).to(p.dtype), alpha=-group["lr"])
+            p.add_(orthogonalise(g.reshape(len(g), -1)).view(g.shape).to(p.dtype), alpha=-group["lr"])
         return loss
 
 

@@ -104,14 +104,13 @@ def scale_norm_lr(groups: list[dict], model: nn.Module, factor: float, lr: float
         "lr": g.get("lr", lr) * factor, "weight_decay": g.get("weight_decay", weight_decay) / factor})
 
 
-def make_optimizer(cfg: TrainConfig, model: nn.Module, amp: torch.dtype | None = None) -> torch.optim.Optimizer:
+def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     """foreach=True everywhere: one multi-tensor update per step instead of one per parameter (PyTorch picks it only
-    on CUDA by default); for small models on a CPU the per-kernel cost is most of the step. `amp`, the training's
-    autocast dtype, is Muon's for its orthogonalisation too."""
+    on CUDA by default); for small models on a CPU the per-kernel cost is most of the step."""
     params = scale_norm_lr(param_groups(cfg, model), model, cfg.norm_lr, cfg.lr, cfg.weight_decay)
     if cfg.optimizer == "muon":
         return Muon(muon_groups(params, cfg.muon_lr, cfg.lr), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                    nesterov=cfg.momentum > 0, foreach=True, ns_dtype=amp or torch.float32)
+                    nesterov=cfg.momentum > 0, foreach=True)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                nesterov=cfg.momentum > 0, foreach=True)
@@ -155,7 +154,7 @@ class Trainer:
         self.train_loader, self.val_loader = self.task.loaders(self.model, data)
         if resume is None:
             self.task.before_training(self.model, data)
-        self.optimizer = make_optimizer(cfg, self.model, self.amp)
+        self.optimizer = make_optimizer(cfg, self.model)
         self.lookahead = Lookahead(self.model) if cfg.lookahead else None
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg, len(self.train_loader)))
         self.history: list[dict[str, Any]] = []
