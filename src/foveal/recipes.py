@@ -44,8 +44,8 @@ RECIPES = {
                    colour={"hidden": 64, "epochs": 10, "batch_size": 512, **_COLOUR_OPT, "label_smoothing": 0.2,
                            "val_period": 5}),
     # 32x32 colour: as many epochs of fastnet_wide (64, 256, 256, airbench94's widths) as fit in 19.5 minutes, its
-    # filters on Muon and each image mirrored in every other epoch (airbench94_muon): 14 epochs on a 2-core Zen 5 EPYC,
-    # CIFAR-10 91.31% over 2 seeds, where fastnet (64, 128, 256) on SGD gave 90.97% in 25 (docs/benchmarks.md, issue 6).
+    # filters on Muon and each image mirrored in every other epoch (airbench94_muon): 16 epochs on a 2-core Zen 5 EPYC,
+    # CIFAR-10 91.34% over 2 seeds, where fastnet (64, 128, 256) on SGD gave 90.97% in 25 (docs/benchmarks.md, issue 6).
     # Evaluated only after the last epoch (the first times an evaluation of a tenth of the test images instead).
     "fast-long": Recipe("fast-long", "a longer schedule: under 5 minutes for 28x28 grey images, 20 minutes for 32x32 "
                         "colour (as many epochs as fit)",
