@@ -146,7 +146,6 @@ def test_time_limit_stops_a_run_on_an_evaluated_epoch(tmp_path, digits):
         assert [row["val_accuracy"] != "" for row in csv.DictReader(f)] == [True, True]
 
 
-
 def test_resume_refuses_another_task_or_class_count(tmp_path, digits):
     r = fit(tmp_path, digits, name="r", epochs=1)
     shapes = load_data("shapes")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -155,8 +156,8 @@ class TensorLoader:
 
     def first(self, n: int) -> "TensorLoader":
         """A loader over the first `n` samples in order, batched and viewed as this one's: a sample to time."""
-        head = TensorLoader(self.data, self.batch_size, device=self.device, augment=self.augment)
-        head.images, head.labels = self.images[:n], self.labels[:n]
+        head = copy.copy(self)  # shares this loader's tensors (views), no second copy of the data on the device
+        head.images, head.labels, head.shuffle, head._shuffled = self.images[:n], self.labels[:n], False, None
         return head
 
     def epoch(self, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

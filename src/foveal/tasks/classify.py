@@ -145,8 +145,9 @@ class ClassifyTask:
         if self.card.resize_size is not None:  # transfer learning: crop + flip + policy to the card's input size
             augment = TrainView(self.card, self.cfg.auto_augment)
         elif self.cfg.augment:
-            augment = FlipTranslate(flip=self.cfg.flip, pad=shift_pixels(data.train.size[0], self.cfg.translate), alternate=self.cfg.alternate_flip, salt=self.cfg.seed,
-                                    cutout=self.cfg.cutout, fill=[255 * m for m in self.card.mean])
+            augment = FlipTranslate(flip=self.cfg.flip, pad=shift_pixels(data.train.size[0], self.cfg.translate),
+                                    alternate=self.cfg.alternate_flip, salt=self.cfg.seed, cutout=self.cfg.cutout,
+                                    fill=[255 * m for m in self.card.mean])
         else:
             augment = None
         return TensorLoader(data.train, self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device, augment=augment)
