@@ -101,6 +101,21 @@ def test_no_arguments_shows_help(capsys):
     assert code == 0 and "train" in out and "error" not in err
 
 
+def test_logging_follows_stderr_after_a_caller_closes_its_stream(monkeypatch):
+    import io
+    import logging
+
+    from foveal.cli import _setup_logging
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    _setup_logging()
+    first.close()  # what a test runner does to its captured stream once the CLI call is over
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("foveal").info("after the swap")
+    assert second.getvalue() == "after the swap\n"
+
+
 def test_debug_shows_the_traceback():
     with pytest.raises(Exception, match="unknown model"):
         main(["--debug", "train", "--model", "nope"])

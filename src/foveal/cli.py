@@ -22,8 +22,21 @@ log = logging.getLogger("foveal")
 Opt = typer.Option
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a message comes, not the stream of when the CLI started: a caller that
+    swaps stderr (a test runner, a notebook) and closes its stream must not break foveal's logging afterwards."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
 def _setup_logging(quiet: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("foveal")
     root.handlers[:] = [handler]
