@@ -1,7 +1,7 @@
 """The trainer's fast-path choices on this machine (issue 6): one fastnet training step (batch 512, Nesterov SGD)
 under bf16 autocast or fp32, channels_last or not, and eager or `torch.compile`d, for the grey (32, 64, 128) network at
-28x28 and the colour (64, 128, 256) one at 32x32; and foveal's own bf16 probe (`bf16_speedup`), which decides `--amp
-auto`.
+28x28 and the colour (64, 128, 256) one at 32x32; foveal's own bf16 probe (`bf16_speedup`), which decides `--amp
+auto`; and the channels_last step on 1 thread against torch's default (one per core), which foveal keeps.
 
     python benchmarks/fast_path.py              # about 3 minutes on 2 cores
     python benchmarks/fast_path.py --no-compile # skip the torch.compile runs (most of the time)
@@ -51,6 +51,25 @@ def step_rate(hidden: int, channels: int, size: int, *, amp: bool, channels_last
     return {"images_per_s": batch / statistics.median(times[1:]), "first_step_s": times[0]}
 
 
+def thread_rows(repeats: int) -> list[dict]:
+    """The channels_last step (bf16 and fp32) on 1 thread and on torch's default, alternated in this process."""
+    default = torch.get_num_threads()
+    rows = []
+    try:
+        for rep in range(repeats):
+            for name, (hidden, c, s) in NETS.items():
+                for amp in (True, False):
+                    for n in sorted({1, default}):
+                        torch.set_num_threads(n)
+                        r = step_rate(hidden, c, s, amp=amp, channels_last=True)
+                        rows.append({"net": name, "repeat": rep, "bf16": amp, "threads": n, **r})
+                        print(f"  {name:<30} {'bf16' if amp else 'fp32'} channels_last {n} thread(s) "
+                              f"{r['images_per_s']:7.0f} img/s", flush=True)
+    finally:
+        torch.set_num_threads(default)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-compile", action="store_true")
@@ -73,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name:<30} {'bf16' if amp else 'fp32'} {'channels_last' if cl else 'contiguous':<13} "
                       f"{'compiled' if comp else 'eager':<8} {r['images_per_s']:7.0f} img/s (first step "
                       f"{r['first_step_s']:.1f} s)", flush=True)
+    threads = thread_rows(args.repeats)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"benchmark": "fast_path", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                          "hardware": hw, "bf16_probe": probe, "rows": rows}, indent=2))
+                                          "hardware": hw, "bf16_probe": probe, "rows": rows, "threads": threads},
+                                         indent=2))
     print(f"results written to {args.out}")
     return 0
 
