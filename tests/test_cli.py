@@ -1,6 +1,8 @@
 """The command line: every verb, bad input as one line with a non-zero exit, and a run killed with -9 resumed."""
 
+import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -11,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from foveal.cli import main
+from foveal.cli import _setup_logging, main
 from foveal.engine.checkpoint import load_checkpoint
 
 
@@ -102,11 +104,6 @@ def test_no_arguments_shows_help(capsys):
 
 
 def test_logging_follows_stderr_after_a_caller_closes_its_stream(monkeypatch):
-    import io
-    import logging
-
-    from foveal.cli import _setup_logging
-
     first, second = io.StringIO(), io.StringIO()
     monkeypatch.setattr(sys, "stderr", first)
     _setup_logging()

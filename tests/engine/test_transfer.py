@@ -53,6 +53,7 @@ def test_head_trains_on_cached_features_and_keeps_the_backbone(photos, tmp_path,
     assert ckpt["card"]["resize_size"] == 73 and ckpt["card"]["input_size"] == [64, 64]
     again, _ = evaluate_checkpoint(m.checkpoint, project=None)  # the whole model on the photos, not the cache
     assert again["accuracy"] == pytest.approx(metrics["accuracy"], abs=1 / 40)
+
     def no_backbone(*args, **kwargs):
         raise AssertionError("the second head run ran the backbone instead of reading its features from the cache")
 
