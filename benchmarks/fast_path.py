@@ -51,25 +51,6 @@ def step_rate(hidden: int, channels: int, size: int, *, amp: bool, channels_last
     return {"images_per_s": batch / statistics.median(times[1:]), "first_step_s": times[0]}
 
 
-def thread_rows(repeats: int) -> list[dict]:
-    """The channels_last step (bf16 and fp32) on 1 thread and on torch's default, alternated in this process."""
-    default = torch.get_num_threads()
-    rows = []
-    try:
-        for rep in range(repeats):
-            for name, (hidden, c, s) in NETS.items():
-                for amp in (True, False):
-                    for n in sorted({1, default}):
-                        torch.set_num_threads(n)
-                        r = step_rate(hidden, c, s, amp=amp, channels_last=True)
-                        rows.append({"net": name, "repeat": rep, "bf16": amp, "threads": n, **r})
-                        print(f"  {name:<30} {'bf16' if amp else 'fp32'} channels_last {n} thread(s) "
-                              f"{r['images_per_s']:7.0f} img/s", flush=True)
-    finally:
-        torch.set_num_threads(default)
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-compile", action="store_true")
@@ -80,23 +61,29 @@ def main(argv: list[str] | None = None) -> int:
     print(describe(hw), flush=True)
     probe = [round(bf16_speedup(), 3) for _ in range(3)]
     print(f"foveal's bf16 probe (bf16 speed / fp32 speed, 3x3 conv forward+backward): {probe}", flush=True)
+    default = torch.get_num_threads()
     rows = []
     for name, (hidden, c, s) in NETS.items():
-        settings = [(amp, cl, False) for amp in (True, False) for cl in (True, False)]
+        # (bf16, channels_last, compiled, threads); the channels_last step on 1 thread against the default
+        settings = [(amp, cl, False, default) for amp in (True, False) for cl in (True, False)]
+        settings += [(amp, True, False, 1) for amp in (True, False) if default > 1]
         if not args.no_compile:
-            settings.append((False, True, True))
+            settings.append((False, True, True, default))
         for rep in range(args.repeats):
-            for amp, cl, comp in settings:
-                r = step_rate(hidden, c, s, amp=amp, channels_last=cl, compiled=comp)
-                rows.append({"net": name, "repeat": rep, "bf16": amp, "channels_last": cl, "compiled": comp, **r})
+            for amp, cl, comp, n in settings:
+                torch.set_num_threads(n)
+                try:
+                    r = step_rate(hidden, c, s, amp=amp, channels_last=cl, compiled=comp)
+                finally:
+                    torch.set_num_threads(default)
+                rows.append({"net": name, "repeat": rep, "bf16": amp, "channels_last": cl, "compiled": comp,
+                             "threads": n, **r})
                 print(f"  {name:<30} {'bf16' if amp else 'fp32'} {'channels_last' if cl else 'contiguous':<13} "
-                      f"{'compiled' if comp else 'eager':<8} {r['images_per_s']:7.0f} img/s (first step "
-                      f"{r['first_step_s']:.1f} s)", flush=True)
-    threads = thread_rows(args.repeats)
+                      f"{'compiled' if comp else 'eager':<8} {n} thread(s) {r['images_per_s']:7.0f} img/s (first "
+                      f"step {r['first_step_s']:.1f} s)", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"benchmark": "fast_path", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                          "hardware": hw, "bf16_probe": probe, "rows": rows, "threads": threads},
-                                         indent=2))
+                                          "hardware": hw, "bf16_probe": probe, "rows": rows}, indent=2))
     print(f"results written to {args.out}")
     return 0
 
