@@ -95,7 +95,7 @@ def train(
     device: Annotated[Optional[str], Opt(help="auto (cuda, then mps, then cpu), cpu, cuda, mps.")] = None,
     amp: Annotated[Optional[str], Opt(help="auto, bf16 or off.")] = None,
     patience: Annotated[Optional[int], Opt(help="Early stopping after this many evaluations without improvement.")] = None,
-    val_period: Annotated[Optional[int], Opt(help="Evaluate every N epochs (and the first and last; under --time-limit the first only times a tenth of the data; default 1).")] = None,
+    val_period: Annotated[Optional[int], Opt(help="Evaluate every N epochs and the last (and the first, when N is no more than --epochs; under --time-limit the first only times a tenth of the data; default 1).")] = None,
     dice: Annotated[Optional[float], Opt(help="segment: weight of a Dice loss added to cross-entropy (default 0).")] = None,
     project: Annotated[Optional[str], Opt(help="Folder of run folders (default runs).")] = None,
     name: Annotated[Optional[str], Opt(help="Run folder name (default: the model name); never overwrites.")] = None,

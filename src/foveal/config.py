@@ -69,7 +69,8 @@ class TrainConfig:
     recipe: str | None = None  # classify: a speed recipe (fast, fast-long) fills in the model and schedule for the data
     time_limit: float | None = None  # minutes: after each epoch, as many more epochs as fit (the schedule follows)
     patience: int | None = None  # early stopping: evaluations without improvement
-    val_period: int = 1  # evaluate every N epochs (and the first, see Trainer._evaluates, and last); the evaluation of a detector is costly
+    # evaluate every N epochs and the last (and the first when N <= epochs: Trainer._evaluates); a detector's is costly
+    val_period: int = 1
     eval_batch_size: int = 1024
     project: str = "runs"
     name: str | None = None

@@ -141,9 +141,16 @@ def test_time_limit_stops_a_run_on_an_evaluated_epoch(tmp_path, digits):
     assert len(history) == r.metrics["epochs"] == 2 and TrainConfig.load(r.run_dir / "config.yaml").epochs == 2
     assert history[0]["val_accuracy"] == "" and float(history[0]["eval_estimate_s"]) > 0
     assert float(history[1]["val_accuracy"]) == pytest.approx(r.metrics["accuracy"]) and history[1]["eval_estimate_s"] == ""
-    untimed = fit(tmp_path, digits, name="u", epochs=2, val_period=5)  # no time limit: the first epoch is evaluated
+    untimed = fit(tmp_path, digits, name="u", epochs=3, val_period=2)  # no time limit: the first epoch is evaluated
     with (untimed.run_dir / "results.csv").open() as f:
-        assert [row["val_accuracy"] != "" for row in csv.DictReader(f)] == [True, True]
+        assert [row["val_accuracy"] != "" for row in csv.DictReader(f)] == [True, True, True]
+
+
+def test_a_period_longer_than_the_run_evaluates_the_last_epoch_only(tmp_path, digits):
+    r = fit(tmp_path, digits, name="p", epochs=2, val_period=5)  # the 28x28 fast recipe's setting: 4 epochs, period 5
+    with (r.run_dir / "results.csv").open() as f:
+        assert [row["val_accuracy"] != "" for row in csv.DictReader(f)] == [False, True]
+    assert r.metrics["accuracy"] > 0.5
 
 
 def test_resume_refuses_another_task_or_class_count(tmp_path, digits):
