@@ -38,6 +38,7 @@ _COLOUR_OPT: dict[str, Any] = {"lr": 0.75, "weight_decay": 1.33e-3, "momentum": 
 RECIPES = {
     # 28x28 grey: fastnet (32, 64, 128) at about 5,300 images/s here. Fashion-MNIST 92.5% and MNIST 99.5% in 4 epochs
     # (53 s); 6 epochs give Fashion-MNIST 93.4% in 80 s, but MNIST's 60 s allow 4 (docs/benchmarks.md, issue 6).
+    # A val_period longer than the run: evaluated after the last epoch only.
     "fast": Recipe("fast", "best accuracy per second: about 55 s of training on 2 cores for 60,000 28x28 images",
                    grey={"hidden": 32, "epochs": 4, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
                          "label_smoothing": 0.2, "val_period": 5},
