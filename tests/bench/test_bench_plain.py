@@ -28,6 +28,23 @@ def test_recipe_loop_learns_with_the_recipes_settings(fmnist_slice):
     assert r["images_per_s"] > 0 and r["time_s"] >= sum(e["train_s"] for e in r["epochs"])
 
 
+def test_recipe_optimizer_is_the_trainers():
+    """The plain loop trains with the recipe's own optimizer: Muon for the colour fast-long filters, batch norm's
+    shifts at norm_lr times the rate, not one plain SGD group."""
+    from foveal.engine.muon import Muon
+    from foveal.models.registry import create_model
+
+    settings = recipe_settings("fast-long", 3, (32, 32), "cifar10")
+    model = create_model(settings["model"], num_classes=10, in_channels=3, img_size=(32, 32), hidden=8)
+    opt = plain.recipe_optimizer(settings, model)
+    assert isinstance(opt, Muon)
+    lrs = sorted({g["lr"] for g in opt.param_groups})
+    assert settings["lr"] * settings["norm_lr"] in lrs and any(g.get("muon") for g in opt.param_groups)
+    sgd = plain.recipe_optimizer(recipe_settings("fast", 1, (28, 28), "mnist"), create_model(
+        "fastnet", num_classes=10, in_channels=1, img_size=(28, 28), hidden=8))
+    assert type(sgd) is torch.optim.SGD and all(g["nesterov"] for g in sgd.param_groups)
+
+
 def test_recipe_transforms_follow_the_recipe():
     grey = recipe_settings("fast", 1, (28, 28), "mnist")  # digits are never mirrored
     train_tf, test_tf = plain.recipe_transforms(grey, 28, (0.1,), (0.3,))

@@ -145,11 +145,26 @@ def whitening_images(train_data, test_transform, n: int | None = None) -> torch.
     return torch.stack([test_transform(_image(train_data, i)) for i in range(n)])
 
 
+OPTIMIZER_KEYS = ("optimizer", "lr", "momentum", "weight_decay", "norm_lr", "muon_lr")
+
+
+def recipe_optimizer(settings: dict, model: nn.Module) -> torch.optim.Optimizer:
+    """The optimizer `foveal train` builds for the recipe (its algorithm: Nesterov SGD or Muon for the filters; batch
+    norm's rates scaled by norm_lr), so that the plain loop's hyperparameters are the recipe's, not a simplification."""
+    from foveal.config import TrainConfig
+    from foveal.engine.trainer import make_optimizer
+
+    cfg = TrainConfig(task="classify", model=settings["model"], **{k: settings[k] for k in OPTIMIZER_KEYS if k in settings})
+    return make_optimizer(cfg, model)
+
+
 def run_recipe(seed: int, settings: dict, train_data, test_data, channels: int, size: int, classes: int,
                whiten: torch.Tensor | None = None) -> dict:
     """The recipe's model (built by foveal, a whitening layer fitted on `whiten`, the same first training images),
-    optimizer, one-cycle schedule (torch's OneCycleLR: the same shape as foveal's), label smoothing and test-time
-    views, in the plain loop: fp32, channels-first, per-image transforms, a test pass at the end."""
+    optimizer (`recipe_optimizer`), one-cycle schedule (torch's OneCycleLR, each parameter group peaking at its own
+    rate: the same shape as foveal's), label smoothing and test-time views, in the plain loop: fp32, channels-first,
+    per-image transforms (a random mirror per image and epoch where the recipe may alternate them), a test pass at
+    the end."""
     from torch.utils.data import DataLoader
 
     from foveal.infer.tta import tta_probabilities
@@ -163,10 +178,9 @@ def run_recipe(seed: int, settings: dict, train_data, test_data, channels: int, 
     train_loader = DataLoader(train_data, batch_size=settings["batch_size"], shuffle=True)
     test_loader = DataLoader(test_data, batch_size=settings["batch_size"], shuffle=False)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=settings["label_smoothing"])
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=settings["lr"],
-                                momentum=settings["momentum"], nesterov=True, weight_decay=settings["weight_decay"])
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings["lr"], cycle_momentum=False,
-                                                    total_steps=settings["epochs"] * len(train_loader))
+    optimizer = recipe_optimizer(settings, model)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                                    cycle_momentum=False, total_steps=settings["epochs"] * len(train_loader))
     flip = settings.get("flip", True)
     views = (lambda m, X: tta_probabilities(m, X, True, flip)) if settings.get("tta") else \
         (lambda m, X: m(X).softmax(1))

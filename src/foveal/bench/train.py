@@ -78,6 +78,7 @@ def bench_train(data: str = "fashion-mnist", data_root: str | None = None, seeds
     splits = load_data(data, root=data_root)  # downloads a named set when online and absent; the plain loop reads it
     channels, size, classes = splits.train.channels, splits.train.size[0], len(splits.classes)
     settings = recipe_settings(recipe, channels, splits.train.size, splits.name)
+    settings.pop("time_limit", None)  # both runners train the recipe's epochs (the plain loop has no time budget)
     mean, std = splits.train.mean_std()
     tut_train, tut_test = plain.datasets(data, data_root, _to_tensor(), _to_tensor())
     rec_train, rec_test = plain.datasets(data, data_root, *plain.recipe_transforms(settings, size, mean, std))
@@ -86,7 +87,8 @@ def bench_train(data: str = "fashion-mnist", data_root: str | None = None, seeds
         "tutorial": (lambda s: plain.run_tutorial("tinyvgg", s, tut_train, tut_test, channels, size),
                      lambda s, p: run_foveal("tutorial", "tinyvgg", s, data, data_root, p, **plain.TUTORIAL)),
         f"{recipe}": (lambda s: plain.run_recipe(s, settings, rec_train, rec_test, channels, size, classes, whiten),
-                      lambda s, p: run_foveal(recipe, None, s, data, data_root, p, recipe=recipe)),
+                      lambda s, p: run_foveal(recipe, None, s, data, data_root, p, recipe=recipe,
+                                              epochs=settings["epochs"])),
     }
     runs: dict[str, list[dict]] = {k: [] for k in pairs}
     wall = time.perf_counter()
