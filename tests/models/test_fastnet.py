@@ -38,3 +38,18 @@ def test_wide_variant_has_airbench94_widths():
     assert [m.out_channels for m in create_model("fastnet_wide", num_classes=10, in_channels=3, img_size=(32, 32),
                                                  hidden=8).modules() if isinstance(m, torch.nn.Conv2d)][1:] == [8, 8, 32, 32, 32, 32]
     assert wide(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_deep_variant_adds_a_residual_branch_to_each_block():
+    deep = create_model("fastnet_deep", num_classes=10, in_channels=3, img_size=(32, 32))
+    convs = [m.out_channels for m in deep.modules() if isinstance(m, torch.nn.Conv2d)][1:]
+    assert convs == [64] * 3 + [256] * 6  # three convolutions per block at airbench94's widths
+    assert deep(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    block = create_model("fastnet_deep", num_classes=10, in_channels=3, img_size=(32, 32), hidden=8).features[2]
+    block.eval()
+    x = torch.randn(2, 24, 16, 16)
+    with torch.no_grad():
+        full = block(x)
+        block.branch[-2].weight.zero_()  # the branch's last conv: the branch now adds only batch norm's shift (0)
+        assert torch.allclose(block(x), torch.nn.functional.gelu(block.down(x)))
+        assert not torch.allclose(full, block(x))
