@@ -23,10 +23,10 @@ def test_each_recipe_has_settings_for_grey_and_colour_images():
     for name in RECIPES:
         grey, colour = recipe_settings(name, 1, (28, 28)), recipe_settings(name, 3, (32, 32))
         assert grey["model"] == "fastnet" and grey["augment"] and grey["tta"]
-        assert colour["model"] == ("fastnet_wide" if name == "fast-long" else "fastnet")
+        assert colour["model"] == ("fastnet_deep" if name == "fast-long" else "fastnet")
         TrainConfig(**grey), TrainConfig(**colour)  # valid settings
     long_colour = recipe_settings("fast-long", 3, (32, 32))  # airbench94_muon's network, optimiser and flips
-    assert (long_colour["model"], long_colour["optimizer"], long_colour["alternate_flip"]) == ("fastnet_wide", "muon", True)
+    assert (long_colour["model"], long_colour["optimizer"], long_colour["alternate_flip"]) == ("fastnet_deep", "muon", True)
     assert recipe_settings("fast-long", 1, (28, 28))["epochs"] > recipe_settings("fast", 1, (28, 28))["epochs"]
 
 
@@ -73,7 +73,7 @@ def test_the_colour_long_recipe_trains_the_wide_network_on_muon(tmp_path, shared
     metrics = m.train(data="cifar10", data_root=str(shared_data / "cifar10-jpg"), fraction=0.02, recipe="fast-long",
                       epochs=2, hidden=8, project=str(tmp_path), progress=False)
     cfg = TrainConfig.load(m.run_dir / "config.yaml")
-    assert (cfg.model, cfg.optimizer, cfg.alternate_flip, cfg.time_limit) == ("fastnet_wide", "muon", True, None)
+    assert (cfg.model, cfg.optimizer, cfg.alternate_flip, cfg.time_limit) == ("fastnet_deep", "muon", True, None)
     assert metrics["accuracy"] > 0.15  # 10 classes, 1,000 images, 2 epochs of a tiny network: above chance
     assert foveal.Model(m.checkpoint).val(project=str(tmp_path))["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-9)
 

@@ -44,15 +44,16 @@ RECIPES = {
                          "label_smoothing": 0.2, "val_period": 5},
                    colour={"hidden": 64, "epochs": 10, "batch_size": 512, **_COLOUR_OPT, "label_smoothing": 0.2,
                            "val_period": 5}),
-    # 32x32 colour: as many epochs of fastnet_wide (64, 256, 256, airbench94's widths) as fit in 19.5 minutes, its
-    # filters on Muon and each image mirrored in every other epoch (airbench94_muon): 16 epochs on a 2-core Zen 5 EPYC,
-    # CIFAR-10 91.34% over 2 seeds, where fastnet (64, 128, 256) on SGD gave 90.97% in 25 (docs/benchmarks.md, issue 6).
+    # 32x32 colour: as many epochs of fastnet_deep (airbench94's widths, 64, 256, 256, in airbench96's residual blocks)
+    # as fit in 19.5 minutes, its filters on Muon and each image mirrored in every other epoch (airbench94_muon): on a
+    # 2-core Xeon with AMX, 15 epochs, CIFAR-10 91.81% over 2 seeds, where fastnet_wide gave 91.36% in 21-22 and
+    # fastnet (64, 128, 256) on SGD 91.08% in 34-35 (docs/benchmarks.md, issue 6).
     # Evaluated only after the last epoch (the first times an evaluation of a tenth of the test images instead).
     "fast-long": Recipe("fast-long", "a longer schedule: under 5 minutes for 28x28 grey images, 20 minutes for 32x32 "
                         "colour (as many epochs as fit)",
                         grey={"hidden": 32, "epochs": 20, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
                               "label_smoothing": 0.2, "val_period": 5},
-                        colour={"model": "fastnet_wide", "hidden": 64, "epochs": 30, "batch_size": 512, **_COLOUR_OPT,
+                        colour={"model": "fastnet_deep", "hidden": 64, "epochs": 30, "batch_size": 512, **_COLOUR_OPT,
                                 "optimizer": "muon", "alternate_flip": True, "label_smoothing": 0.2, "val_period": 50,
                                 "time_limit": 19.5}),
 }
