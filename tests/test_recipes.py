@@ -25,7 +25,8 @@ def test_each_recipe_has_settings_for_grey_and_colour_images():
         assert grey["model"] == "fastnet" and grey["augment"] and grey["tta"]
         assert colour["model"] == ("fastnet_deep" if name == "fast-long" else "fastnet")
         TrainConfig(**grey), TrainConfig(**colour)  # valid settings
-    long_colour = recipe_settings("fast-long", 3, (32, 32))  # airbench94_muon's network, optimiser and flips
+    # airbench96's blocks at airbench94's widths, airbench94_muon's optimiser and flips
+    long_colour = recipe_settings("fast-long", 3, (32, 32))
     assert (long_colour["model"], long_colour["optimizer"], long_colour["alternate_flip"]) == ("fastnet_deep", "muon", True)
     assert recipe_settings("fast-long", 1, (28, 28))["epochs"] > recipe_settings("fast", 1, (28, 28))["epochs"]
 
@@ -68,7 +69,7 @@ def test_a_recipe_run_trains_fastnet_with_its_whitening(tmp_path):
     assert again["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-9)
 
 
-def test_the_colour_long_recipe_trains_the_wide_network_on_muon(tmp_path, shared_data):
+def test_the_colour_long_recipe_trains_the_deep_network_on_muon(tmp_path, shared_data):
     m = foveal.Model(task="classify")
     metrics = m.train(data="cifar10", data_root=str(shared_data / "cifar10-jpg"), fraction=0.02, recipe="fast-long",
                       epochs=2, hidden=8, project=str(tmp_path), progress=False)
