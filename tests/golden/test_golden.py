@@ -1,0 +1,66 @@
+"""The golden runs: seeded short runs of classify, detect, segment and instance segmentation, and `val` and
+`predict --format json` on their checkpoints, give the figures recorded in golden.json: classification exactly, the
+other tasks to 1e-6. A change meant to move them re-records with `python tests/golden/test_golden.py --record`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+GOLDEN = HERE / "golden.json"
+# the same kernels on every x86 machine of this project: AVX2, no bf16, one thread
+PINNED = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2", "OMP_NUM_THREADS": "1",
+          "MKL_NUM_THREADS": "1"}
+
+
+def differences(got, want, tol: float, path: str = "") -> list[str]:
+    """Where two JSON trees differ: a number by more than `tol`, or anything else at all."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        if set(got) != set(want):
+            return [f"{path}: keys {sorted(set(got) ^ set(want))} differ"]
+        return [d for k in want for d in differences(got[k], want[k], tol, f"{path}.{k}")]
+    if isinstance(want, list) and isinstance(got, list):
+        if len(got) != len(want):
+            return [f"{path}: {len(got)} items, expected {len(want)}"]
+        return [d for i, (g, w) in enumerate(zip(got, want)) for d in differences(g, w, tol, f"{path}[{i}]")]
+    numbers = (int, float)
+    if isinstance(want, numbers) and isinstance(got, numbers) and not isinstance(want, bool):
+        return [] if abs(got - want) <= tol else [f"{path}: {got!r}, expected {want!r}"]
+    return [] if got == want else [f"{path}: {got!r}, expected {want!r}"]
+
+
+def run_golden(out: Path) -> dict:
+    env = {**os.environ, **PINNED}
+    subprocess.run([sys.executable, str(HERE / "golden_runs.py"), str(out)], check=True, env=env)
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def golden_now(tmp_path_factory):
+    return run_golden(tmp_path_factory.mktemp("golden") / "now.json")
+
+
+@pytest.mark.parametrize("task, tol", [("classify", 0.0), ("detect", 1e-6), ("segment", 1e-6), ("instance", 1e-6)])
+def test_the_golden_runs_give_the_recorded_figures(golden_now, task, tol):
+    want = json.loads(GOLDEN.read_text())[task]
+    got = golden_now[task]
+    assert got["train"], "the run returned no metrics"
+    assert not differences(got, want, tol), "\n".join(differences(got, want, tol)[:20])
+
+
+def test_differences_finds_a_changed_number_and_a_changed_label():
+    want = {"a": 1.0, "b": [{"label": "cat", "p": 0.5}]}
+    assert differences({"a": 1.0, "b": [{"label": "cat", "p": 0.5}]}, want, 0.0) == []
+    assert differences({"a": 1.0 + 1e-7, "b": [{"label": "cat", "p": 0.5}]}, want, 1e-6) == []
+    assert differences({"a": 1.0 + 1e-5, "b": [{"label": "dog", "p": 0.5}]}, want, 1e-6) == [
+        ".a: 1.00001, expected 1.0", ".b[0].label: 'dog', expected 'cat'"]
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
+    GOLDEN.write_text(json.dumps(run_golden(HERE / "golden.json"), indent=1, sort_keys=True) + "\n")
