@@ -90,7 +90,7 @@ def test_models_lists_the_recipes(capsys):
 def test_tta_of_a_model_never_shown_mirror_images_does_not_mirror():
     import torch
 
-    from foveal.infer.tta import tta_views
+    from foveal.tasks.classify.tta import tta_views
 
     x = torch.arange(2 * 1 * 16 * 16, dtype=torch.uint8).view(2, 1, 16, 16)
     views = tta_views(x, augmented=True, flip=False)

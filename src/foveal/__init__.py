@@ -2,7 +2,7 @@
 
 from foveal.api import Model
 from foveal.errors import FovealError
-from foveal.types import Classification, Detections, Segmentation, Task
+from foveal.types import Classification, Detections, Segmentation
 
 __version__ = "0.1.0"
 
@@ -19,4 +19,4 @@ def list_datasets() -> list[str]:
     return [d.name for d in _list()]
 
 
-__all__ = ["Classification", "Detections", "FovealError", "Model", "Segmentation", "Task", "list_datasets", "list_models"]
+__all__ = ["Classification", "Detections", "FovealError", "Model", "Segmentation", "list_datasets", "list_models"]

@@ -1,4 +1,6 @@
-"""The Python API: the same verbs as the command line.
+"""The Python API: the same verbs as the command line, which calls it; the one place that resolves which task a
+model is (through the task table, tasks/__init__.py) and hands that Task to the Trainer, the evaluation and the
+predictors.
 
     m = foveal.Model("tinyvgg", task="classify")
     m.train(data="fashion-mnist", epochs=3)
@@ -11,11 +13,15 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from foveal.config import TrainConfig
 from foveal.errors import FovealError
-from foveal.types import Classification, Detections, Segmentation, Task
+from foveal.tasks import resolve_task
+from foveal.types import Classification, Detections, Segmentation
+
+if TYPE_CHECKING:
+    from foveal.infer.sources import PredictRun
 
 log = logging.getLogger("foveal")
 
@@ -29,26 +35,26 @@ class Model:
     """A model by registry name (untrained) or a checkpoint / run folder (trained)."""
 
     def __init__(self, model: str | Path | None = None, task: str = "classify", **model_kwargs: Any) -> None:
-        from foveal.config import DEFAULT_MODELS
-
-        self.task = Task.parse(task).value
         self._model_given = model is not None  # a recipe picks the network only when none was named
-        model = model or DEFAULT_MODELS.get(self.task, "tinyvgg")
         self.checkpoint: Path | None = None
         self.run_dir: Path | None = None
         self.metrics: dict[str, Any] | None = None
         self.model_kwargs = model_kwargs
-        if _is_checkpoint_ref(model):
+        if model is not None and _is_checkpoint_ref(model):
             from foveal.engine.checkpoint import load_checkpoint, resolve_checkpoint
 
             self.checkpoint = resolve_checkpoint(model)
             ckpt = load_checkpoint(self.checkpoint)
-            self.name, self.task, self._config = ckpt["card"]["model"], ckpt["card"]["task"], ckpt["config"]
+            self.name, task = ckpt["card"]["model"], ckpt["card"]["task"]
         else:
             from foveal.models.registry import get_model_spec
 
+            if model is None:
+                named = resolve_task(task)
+                model = (model_kwargs.get("pretrained") and named.pretrained_model) or named.default_model
             self.name = get_model_spec(str(model)).name
-            self._config = None
+        self.task_type = resolve_task(task, self.name)  # the Task, resolved once
+        self.task = self.task_type.card_task
 
     def __repr__(self) -> str:
         where = f", checkpoint={str(self.checkpoint)!r}" if self.checkpoint else ""
@@ -57,18 +63,15 @@ class Model:
     # --- train ----------------------------------------------------------------------------------------------
 
     def config(self, config_file: str | Path | None = None, **overrides: Any) -> TrainConfig:
-        from foveal.config import TASK_DEFAULTS
-
         base = {"task": self.task, "model": self.name, **self.model_kwargs}
         given = {k: v for k, v in overrides.items() if v is not None}
-        return TrainConfig.load(config_file, {**base, **given}, defaults=TASK_DEFAULTS.get(self.task))
+        return TrainConfig.load(config_file, {**base, **given}, defaults=self.task_type.defaults)
 
     def train(self, data: str | Path | None = None, *, config: str | Path | None = None, resume: str | Path | bool | None = None,
               progress: bool = True, **overrides: Any) -> dict[str, Any]:
         """Train and return the metrics of the best epoch; the run folder is in `self.run_dir`."""
         from foveal.engine.checkpoint import load_checkpoint, resolve_checkpoint
         from foveal.engine.trainer import Trainer
-        from foveal.tasks import get_task
 
         ckpt = None
         if resume:
@@ -82,7 +85,8 @@ class Model:
         else:
             cfg = self.config(config, data=None if data is None else str(data), **overrides)
             run_dir = None
-        splits = get_task(cfg.task, cfg.model).load_data(cfg)
+        task = self.task_type
+        splits = task.load_data(cfg)
         if cfg.recipe and ckpt is None:
             from foveal.config import file_keys
             from foveal.recipes import apply_recipe
@@ -93,27 +97,26 @@ class Model:
         if ckpt is not None and ckpt["epoch"] >= cfg.epochs:
             raise FovealError(f"nothing to resume: {run_dir} already finished its {cfg.epochs} epochs")
         if cfg.folds and ckpt is None:
-            from foveal.engine.folds import train_folds
-
-            self.run_dir, self.metrics = train_folds(cfg, splits, progress=progress)
-            self.checkpoint, self._config = self.run_dir / "fold1" / "best.pt", cfg.to_dict()
+            self.run_dir, self.metrics = task.cross_validate(cfg, splits, progress=progress)
+            self.checkpoint = self.run_dir / "fold1" / "best.pt"
             return self.metrics
-        result = Trainer(cfg, splits, resume=ckpt, run_dir=run_dir, progress=progress).fit()
+        result = Trainer(cfg, splits, task, resume=ckpt, run_dir=run_dir, progress=progress).fit()
         self.run_dir, self.checkpoint, self.metrics = result.run_dir, result.best, result.metrics
-        self._config = cfg.to_dict()
         return result.metrics
 
     # --- val -------------------------------------------------------------------------------------------------
 
     def val(self, data: str | Path | None = None, *, data_root: str | Path | None = None, project: str | Path = "runs",
-            name: str = "val", batch_size: int | None = None, save: bool = True, tta: bool | None = None) -> dict[str, Any]:
-        """Evaluate the trained weights; without `data`, on the validation split they were trained against."""
-        from foveal.infer.evaluate import evaluate_checkpoint
+            name: str = "val", batch_size: int | None = None, save: bool = True, tta: bool | None = None,
+            ensemble: list[str | Path] = ()) -> dict[str, Any]:
+        """Evaluate the trained weights (with `ensemble`, the mean of their probabilities and those of the other
+        checkpoints); without `data`, on the validation split they were trained against."""
+        from foveal.infer.evaluate import evaluate_checkpoints
 
         self._need_checkpoint("val")
-        metrics, run_dir = evaluate_checkpoint(
-            self.checkpoint, data=data, data_root=data_root, project=project if save else None, name=name,
-            batch_size=batch_size, tta=tta,
+        metrics, run_dir = evaluate_checkpoints(
+            [self.checkpoint, *ensemble], lambda card: resolve_task(card.task, card.model), data=data,
+            data_root=data_root, project=project if save else None, name=name, batch_size=batch_size, tta=tta,
         )
         self.metrics = metrics
         if run_dir is not None:
@@ -123,32 +126,33 @@ class Model:
     # --- predict ---------------------------------------------------------------------------------------------
 
     def predict(self, source: str | Path | list[str | Path], *, save: bool = False, project: str | Path = "runs",
-                name: str = "predict", top_k: int = 3, device: str = "cpu", tta: bool = False,
+                name: str = "predict", device: str = "cpu",
                 **options: Any) -> list[Classification] | list[Detections] | list[Segmentation]:
-        """Classifiers: the top labels of each image. Detectors: the Detections of each image, then of each video
-        frame (`frame` set), with the options of `foveal predict` (conf, iou, classes, max_det, crop, margin).
-        Segmenters: the Segmentation (class map) of each image, then of each frame (option: cutout)."""
-        from foveal.infer.predictor import Predictor
-        from foveal.infer.save import save_annotated
+        """Classifiers: the Classification of each image (options: top_k, tta, ensemble=[more checkpoints]).
+        Detectors: the Detections of each image, then of each video frame (`frame` set), with the options of
+        `foveal predict` (conf, iou, classes, max_det, crop, margin). Segmenters: the Segmentation (class map) of each
+        image, then of each frame (options: cutout, pixel_size); instance segmenters the Detections with masks."""
+        return self.predict_run(source, save=save, project=project, name=name, device=device, **options).all
 
-        self._need_checkpoint("predict")
-        sources = source if isinstance(source, (list, tuple)) else [source]
-        if self.task == "detect":
-            from foveal.infer.detect_cli import detect_sources
+    def predict_run(self, source: str | Path | list[str | Path], *, save: bool = False, project: str | Path = "runs",
+                    name: str = "predict", device: str = "cpu", **options: Any) -> PredictRun:
+        """As predict, with what the run left besides the results: unreadable files, the output folder, and its
+        text, JSON and CSV forms (what `foveal predict` prints)."""
+        import inspect
 
-            return detect_sources(self.checkpoint, list(sources), save=save, project=project, name=name, device=device,
-                                  **options).all
-        if self.task == "segment":
-            from foveal.infer.segment_cli import segment_sources
-
-            return segment_sources(self.checkpoint, list(sources), save=save, project=project, name=name, device=device,
-                                   **options).all
-        if options:
-            raise FovealError(f"{', '.join(options)}: options of detectors and segmenters; {self.name} is a classifier")
-        out = Predictor.from_checkpoint(self.checkpoint, device=device).predict(sources, tta=tta)
-        if save and out.results:
-            save_annotated(out, project, name, top_k)
-        return out.results
+        pretrained = self.checkpoint is None and bool(self.model_kwargs.get("pretrained"))
+        if not pretrained:
+            self._need_checkpoint("predict")
+        sources = list(source) if isinstance(source, (list, tuple)) else [source]
+        predict = self.task_type.predict
+        accepted = inspect.signature(predict).parameters
+        unknown = [k for k in options if k not in accepted or k == "pretrained"]
+        if unknown:
+            raise FovealError(f"{', '.join(unknown)}: not an option of a {self.task_type.name} model ({self.name}); "
+                              f"it takes {', '.join(k for k in list(accepted)[2:] if k != 'pretrained')}")
+        extra = {"pretrained": True} if pretrained else {}
+        return predict(self.name if pretrained else self.checkpoint, sources, save=save, project=project, name=name,
+                       device=device, **extra, **options)
 
     def _need_checkpoint(self, verb: str) -> None:
         if self.checkpoint is None:

@@ -12,7 +12,7 @@ import torch
 from foveal.api import read_metrics
 from foveal.engine.checkpoint import load_model, resolve_checkpoint
 from foveal.errors import FovealError
-from foveal.infer.predictor import Predictor
+from foveal.tasks.classify.predict import Predictor
 from foveal.models.cost import count_macs, latency_ms
 from foveal.models.registry import count_parameters
 

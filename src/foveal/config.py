@@ -1,4 +1,6 @@
-"""Typed run configuration: defaults < YAML file < command line (dotted overrides); saved with every run.
+"""Typed run configuration: defaults (TrainConfig's, then the task's) < YAML file < command line (dotted overrides);
+saved with every run. The one list of training settings: each field carries its help text and the tasks it applies
+to, and the command line's options are made from them.
 
 `None` means "the model's or the data's default".
 """
@@ -22,59 +24,77 @@ FINETUNE = ("head", "full", "gradual")
 AUTO_AUGMENT = ("trivial", "rand", "none")
 
 
+def setting(default: Any, help: str = "", tasks: tuple[str, ...] = (), cli: bool = True) -> Any:
+    """A TrainConfig field with what the command line shows of it: its help, the tasks it applies to (none: every
+    task) and whether `foveal train` has an option for it (the others are set with --set KEY=VALUE or a config
+    file). The CLI's options, their help and their validation all come from here."""
+    return dataclasses.field(default=default, metadata={"help": help, "tasks": tasks, "cli": cli})
+
+
 @dataclass
 class TrainConfig:
-    task: str = "classify"
-    model: str = "tinyvgg"
-    data: str = "digits"
-    data_root: str | None = None
-    val_split: float | None = None  # fraction held out when the data has no val/test split
-    fraction: float = 1.0  # train on this stratified fraction of the training split (quick experiments)
-    img_size: int | None = None  # resize images to this square size; None keeps the data's size
-    epochs: int = 3
-    batch_size: int = 32
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    label_smoothing: float = 0.0
-    muon_lr: float = 0.06  # --optimizer muon: the convolution filters' learning rate (engine/muon.py)
-    norm_lr: float = 1.0  # learning rate of batch norm's trainable parameters as a multiple of lr (airbench: 64)
-    lookahead: bool = False  # airbench's lookahead of weights: an average of the last steps' weights (engine/lookahead.py)
-    normalize: str | None = None  # unit ([0, 1], as ToTensor) or dataset (its mean/std); None: the model's default
-    augment: bool | None = None  # classify: batched flip + translate (off unless asked); detect: v2 box-aware policy (on)
-    flip: bool = True  # classify: --augment and TTA mirror images (off for digits and text, which a mirror changes)
-    translate: int | None = None  # classify: --augment's largest shift in pixels; None: a sixteenth of the image side
-    cutout: int = 0  # classify: --augment also blanks a random square of this side (pixels) in each image; 0: off
-    alternate_flip: bool = False  # classify: --augment mirrors each image in every other epoch (airbench), not by a coin
-    hidden: int | None = None  # hidden width of the seed models
-    pretrained: bool = False  # start from the model's pretrained (ImageNet) weights
-    weights: str | None = None  # start from a local state dict or .safetensors file
-    finetune: str | None = None  # head | full | gradual; None: full when starting from weights
-    backbone_lr: float = 0.1  # full/gradual: the backbone's learning rate as a fraction of lr
-    backbone: str | None = None  # detect: the classification backbone of fasterrcnn/retinanet/fcos (efficientnet_lite0)
-    max_det: int = 100  # detect: boxes kept per image (1 = single-object localisation)
-    dice: float = 0.0  # segment: weight of the Dice loss added to cross-entropy (0: cross-entropy alone)
-    head_epochs: int = 5  # full/gradual: epochs fitting the new head on cached backbone features before any layer moves
-    folds: int | None = None  # K-fold cross-validation: K models and their out-of-fold score
-    tta: bool = False  # evaluate with test-time augmentation (flips and shifted crops averaged)
-    auto_augment: str = "trivial"  # transfer learning's train-time policy on top of crop + flip: trivial | rand | none
-    seed: int = 42
-    deterministic: bool = False
-    device: str = "auto"
-    amp: str = "auto"
-    channels_last: bool | None = None  # None: on for convolutional models
-    recipe: str | None = None  # classify: a speed recipe (fast, fast-long) fills in the model and schedule for the data
-    time_limit: float | None = None  # minutes: after each epoch, as many more epochs as fit (the schedule follows)
-    patience: int | None = None  # early stopping: evaluations without improvement
-    # evaluate every N epochs and the last (and the first when N <= epochs: Trainer._evaluates); a detector's is costly
-    val_period: int = 1
-    eval_batch_size: int = 1024
-    project: str = "runs"
-    name: str | None = None
-    exist_ok: bool = False
+    task: str = setting("classify", "classify, detect or segment (default model: the task's; a Mask R-CNN's segment "
+                                    "is instance segmentation).")
+    model: str = setting("tinyvgg", "Model name (foveal models) or, with --resume, ignored.")
+    data: str = setting("digits", "Data set name (foveal datasets) or a path: image folder, CSV.")
+    data_root: str | None = setting(None, "Folder with a local copy of a named data set.")
+    val_split: float | None = setting(None, "Hold out this fraction when the data has no val split.")
+    fraction: float = setting(1.0, "Train on this fraction of the training images.")
+    img_size: int | None = setting(None, "Resize images to this square size.")
+    epochs: int = setting(3)
+    batch_size: int = setting(32)
+    optimizer: str = setting("sgd", "sgd, adam, adamw, or muon (convolution filters on Muon at --muon-lr, the rest on "
+                                    "Nesterov SGD; for networks with batch norm after each convolution).")
+    lr: float = setting(0.1, "Learning rate.")
+    momentum: float = setting(0.0)
+    weight_decay: float = setting(0.0)
+    schedule: str = setting("constant", "constant, cosine or onecycle.")
+    warmup_epochs: float = setting(0.0)
+    label_smoothing: float = setting(0.0)
+    muon_lr: float = setting(0.06, "--optimizer muon: the convolution filters' learning rate (default 0.06).")
+    norm_lr: float = setting(1.0, "Normalisation layers' parameters (batch norm's shifts) learn at this multiple of "
+                                  "--lr, at 1/X the weight decay (airbench's bias scaling; default 1).")
+    lookahead: bool = setting(False, "Average the weights of the last steps as training ends (airbench's lookahead).")
+    normalize: str | None = setting(None, "unit ([0, 1], as ToTensor) or dataset (its mean/std); default: the model's.")
+    augment: bool | None = setting(None, "Train-time augmentation: classify, batched flip + translate (off by default); "
+                                         "detect, flip, crop, zoom, colour (on).")
+    flip: bool = setting(True, "--augment and --tta mirror images (default on; off for digits and text).", ("classify",))
+    translate: int | None = setting(None, "--augment's largest random shift in pixels (default: a sixteenth of the "
+                                          "image side).", ("classify",))
+    cutout: int = setting(0, "--augment also blanks a random square of this side (pixels) in each image; 0: off.",
+                          ("classify",), cli=False)
+    alternate_flip: bool = setting(False, "--augment mirrors each image in every other epoch (airbench), not by a coin.",
+                                   ("classify",), cli=False)
+    hidden: int | None = setting(None, "Hidden width of the seed models.")
+    pretrained: bool = setting(False, "Start from the model's pretrained (ImageNet) weights.")
+    weights: str | None = setting(None, "Start from a local state dict (.pt/.pth) or .safetensors file.")
+    finetune: str | None = setting(None, "With weights: head (frozen backbone, cached features), full or gradual.")
+    backbone_lr: float = setting(0.1, "full/gradual: the backbone's lr as a fraction of --lr (default 0.1).")
+    backbone: str | None = setting(None, "The timm backbone of fcos/retinanet/fasterrcnn/unet (default "
+                                         "efficientnet_lite0).", ("detect", "segment"))
+    max_det: int = setting(100, "Boxes kept per image (1: single-object localisation).", ("detect",))
+    dice: float = setting(0.0, "Weight of a Dice loss added to cross-entropy (default 0).", ("segment",))
+    head_epochs: int = setting(5, "full/gradual: epochs fitting the new head on cached backbone features first "
+                                  "(default 5; 0: none).")
+    folds: int | None = setting(None, "K-fold cross-validation: K models on stratified folds, out-of-fold score.")
+    tta: bool = setting(False, "Evaluate with test-time augmentation (flips and shifted crops).")
+    auto_augment: str = setting("trivial", "Transfer learning's train policy after crop + flip: trivial, rand or none.")
+    seed: int = setting(42)
+    deterministic: bool = setting(False)
+    device: str = setting("auto", "auto (cuda, then mps, then cpu), cpu, cuda, mps.")
+    amp: str = setting("auto", "auto, bf16 or off.")
+    channels_last: bool | None = setting(None, "None: on for convolutional models.", cli=False)
+    recipe: str | None = setting(None, "A speed recipe picking the network and schedule for the data (fast, "
+                                       "fast-long; foveal models --recipes).", ("classify",))
+    time_limit: float | None = setting(None, "Minutes to train: after each epoch, as many more epochs as fit, the "
+                                             "schedule adjusted.")
+    patience: int | None = setting(None, "Early stopping after this many evaluations without improvement.")
+    val_period: int = setting(1, "Evaluate every N epochs and the last (and the first, when N is no more than "
+                                 "--epochs; under --time-limit the first only times a tenth of the data; default 1).")
+    eval_batch_size: int = setting(1024, cli=False)
+    project: str = setting("runs", "Folder of run folders (default runs).")
+    name: str | None = setting(None, "Run folder name (default: the model name); never overwrites.")
+    exist_ok: bool = setting(False, cli=False)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -216,15 +236,3 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
         key, value = item.split("=", 1)
         out[key.strip()] = value.strip()
     return out
-
-
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    # torchvision's detection references: SGD with momentum and weight decay, a short warm-up, a decaying schedule;
-    # lr 0.01 at batch 8 (theirs: 0.02 at 16)
-    "detect": {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4, "schedule": "cosine",
-               "warmup_epochs": 0.5, "batch_size": 8},
-    # segmentation: AdamW with a cosine decay, the usual recipe for a U-Net on a pretrained encoder
-    "segment": {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "schedule": "cosine", "warmup_epochs": 0.5,
-                "batch_size": 8},
-}
-DEFAULT_MODELS = {"classify": "tinyvgg", "detect": "fcos", "segment": "unet"}

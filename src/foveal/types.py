@@ -1,4 +1,5 @@
-"""The task enum and the typed, validated results every task returns.
+"""The typed, validated results every task returns, each with its JSON form (`to_dict`) and its one line of text
+(`summary`): what `foveal predict` prints and (later) the server answers.
 
 Boxes are XYXY in absolute pixels of the original image, with the image size alongside; no bare dicts
 cross a module boundary.
@@ -7,26 +8,40 @@ cross a module boundary.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from typing import Any
 
 import numpy as np
 
 
-class Task(str, Enum):
-    CLASSIFY = "classify"
-    DETECT = "detect"
-    SEGMENT = "segment"
+def rle(mask: np.ndarray) -> dict[str, Any]:
+    """COCO's run-length encoding of a (H, W) bool mask ({"size": [H, W], "counts": str}), as pycocotools writes it."""
+    from pycocotools import mask as mask_utils
 
-    @classmethod
-    def parse(cls, value: "str | Task") -> "Task":
-        from foveal.errors import FovealError
+    enc = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in enc["size"]], "counts": enc["counts"].decode("ascii")}
 
-        try:
-            return cls(value)
-        except ValueError:
-            raise FovealError(
-                f"unknown task {value!r}; expected one of {', '.join(t.value for t in cls)}"
-            ) from None
+
+def area_entry(mask: np.ndarray, pixel_size: float | None = None, with_rle: bool = True) -> dict[str, Any]:
+    """A (H, W) bool region's pixel count, share of the image, area in mm² (with `pixel_size`, the side of one pixel
+    in mm) and RLE mask."""
+    pixels = int(mask.sum())
+    entry: dict[str, Any] = {"pixels": pixels, "fraction": round(pixels / mask.size, 6)}
+    if pixel_size:
+        entry["area_mm2"] = round(pixels * pixel_size ** 2, 6)
+    if with_rle:
+        entry["rle"] = rle(mask)
+    return entry
+
+
+def describe_area(pixels: int, total: int, pixel_size: float | None) -> str:
+    """'12.3% (1234 px, 308.5 mm²)' of a region of `pixels` in an image of `total`."""
+    mm = f", {pixels * pixel_size ** 2:.6g} mm²" if pixel_size else ""
+    return f"{pixels / total:.1%} ({pixels} px{mm})"
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """'3 car, 1 person': counts per class, most first."""
+    return ", ".join(f"{n} {c}" for c, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "nothing"
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,9 @@ class Classification:
             "confidence": self.confidence,
             "top": [{"label": name, "probability": p} for name, p in self.top(k)],
         }
+
+    def summary(self, k: int = 3) -> str:
+        return ", ".join(f"{label} {p:.1%}" for label, p in self.top(k))
 
 
 @dataclass(frozen=True)
@@ -114,8 +132,17 @@ class Detections:
         ids, n = np.unique(self.class_id, return_counts=True)
         return {self.classes[i]: int(c) for i, c in zip(ids, n)}
 
-    def to_dict(self) -> dict:
-        return {
+    def class_union(self, class_id: int) -> np.ndarray:
+        """(H, W) bool: the pixels of every object of one class (instance segmentation)."""
+        if not len(self):
+            return np.zeros(self.image_size, dtype=bool)
+        return self.mask[self.class_id == class_id].any(0)
+
+    def to_dict(self, pixel_size: float | None = None, masks: bool = True) -> dict:
+        """Boxes and counts; with instance masks also each object's pixels, share of the image, area in mm² (with
+        `pixel_size` in mm) and RLE mask, and the same per class (the union of its objects, so overlapping objects
+        are counted once)."""
+        out = {
             "source": self.source,
             **({} if self.frame is None else {"frame": self.frame}),
             "image_size": [int(v) for v in self.image_size],
@@ -126,6 +153,28 @@ class Detections:
                 for b, s, c in zip(self.xyxy, self.confidence, self.class_id)
             ],
         }
+        if self.mask is None:
+            return out
+        for obj, m in zip(out["objects"], self.mask):
+            obj.update(area_entry(m, pixel_size, masks))
+        classes = []
+        for name in self.counts():
+            c = self.classes.index(name)
+            classes.append({"class": name, "class_id": c, **area_entry(self.class_union(c), pixel_size, masks)})
+        out["classes"] = sorted(classes, key=lambda e: -e["pixels"])
+        return out
+
+    def summary(self, pixel_size: float | None = None) -> str:
+        """The objects per class; with instance masks, with the area they cover."""
+        if self.mask is None:
+            return f"{len(self)} object(s): {describe_counts(self.counts())}"
+        if not len(self):
+            return "no objects"
+        parts = []
+        for name, n in sorted(self.counts().items(), key=lambda kv: -kv[1]):
+            pixels = int(self.class_union(self.classes.index(name)).sum())
+            parts.append(f"{n} {name} ({describe_area(pixels, self.mask[0].size, pixel_size)})")
+        return f"{len(self)} object(s): " + ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -152,8 +201,22 @@ class Segmentation:
         ids, n = np.unique(self.class_map, return_counts=True)
         return {self.classes[i]: int(c) for i, c in zip(ids, n) if 0 <= i < len(self.classes)}
 
+    def to_dict(self, pixel_size: float | None = None, masks: bool = True) -> dict:
+        """Per class its pixel count, share of the image, area in mm² (with `pixel_size` in mm) and RLE mask."""
+        classes = []
+        for name, _ in sorted(self.areas().items(), key=lambda kv: -kv[1]):
+            c = self.classes.index(name)
+            classes.append({"class": name, "class_id": c, **area_entry(self.class_map == c, pixel_size, masks)})
+        return {"source": self.source, **({} if self.frame is None else {"frame": self.frame}),
+                "image_size": [int(v) for v in self.image_size], "classes": classes}
+
+    def summary(self, pixel_size: float | None = None) -> str:
+        total = self.class_map.size
+        return ", ".join(f"{name} {describe_area(n, total, pixel_size)}"
+                         for name, n in sorted(self.areas().items(), key=lambda kv: -kv[1]))
+
 
 Result = Classification | Detections | Segmentation
 
 
-__all__ = ["Task", "Classification", "Detections", "Segmentation", "Result"]
+__all__ = ["Classification", "Detections", "Segmentation", "Result"]

@@ -72,7 +72,7 @@ def test_bf16_speedup_is_a_positive_ratio_even_inside_inference_mode():
 def test_progress_line_shows_loss_accuracy_and_speed():
     from types import SimpleNamespace
 
-    from foveal.tasks.classify import ClassifyTask
+    from foveal.tasks.classify.task import ClassifyTask
 
     line = Trainer._stats(SimpleNamespace(task=ClassifyTask), torch.tensor(64.0), torch.tensor(24), 32, start=0.0)
     assert line.startswith("loss 2.0000 accuracy 0.7500") and line.endswith("img/s")

@@ -6,6 +6,7 @@ from foveal.api import Model
 from foveal.config import TrainConfig
 from foveal.engine.checkpoint import load_checkpoint
 from foveal.engine.lookahead import BASE, EVERY, Lookahead
+from foveal.tasks.classify.task import ClassifyTask
 from foveal.engine.trainer import Trainer
 
 
@@ -38,7 +39,7 @@ def test_every_few_steps_the_model_is_set_to_the_moved_average():
 def fit(tmp_path, digits, **kw):
     cfg = TrainConfig(**{"model": "mlp", "data": "digits", "epochs": 2, "lr": 0.2, "momentum": 0.9,
                          "schedule": "onecycle", "project": str(tmp_path), **kw})
-    return Trainer(cfg, digits, progress=False).fit()
+    return Trainer(cfg, digits, ClassifyTask, progress=False).fit()
 
 
 def test_lookahead_changes_the_run_and_resumes_exactly(tmp_path, digits, killed_in_epoch):

@@ -5,7 +5,9 @@ from foveal.api import Model
 from foveal.config import TrainConfig
 from foveal.engine.checkpoint import load_checkpoint
 from foveal.engine.muon import Muon, muon_groups, orthogonalise
-from foveal.engine.trainer import Trainer, make_optimizer
+from foveal.engine.optim import make_optimizer
+from foveal.tasks.classify.task import ClassifyTask
+from foveal.engine.trainer import Trainer
 from foveal.errors import FovealError
 
 
@@ -29,7 +31,7 @@ def conv_net():
 def test_muon_moves_the_filters_and_leaves_the_rest_to_sgd():
     model = conv_net()
     cfg = TrainConfig(optimizer="muon", lr=0.1, momentum=0.9, weight_decay=5e-4, muon_lr=0.05, norm_lr=64)
-    opt = make_optimizer(cfg, model)
+    opt = make_optimizer(cfg, model, [{"params": list(model.parameters())}])
     assert isinstance(opt, Muon)
     muon = [g for g in opt.param_groups if g.get("muon")]
     assert [p.shape for g in muon for p in g["params"]] == [model[0].weight.shape]
@@ -61,7 +63,7 @@ def test_a_muon_run_learns_and_resumes_exactly(tmp_path, digits, killed_in_epoch
     def fit(name, **kw):
         cfg = TrainConfig(model="tinyvgg", data="digits", epochs=3, optimizer="muon", lr=0.05, momentum=0.9,
                           muon_lr=0.05, schedule="onecycle", deterministic=True, project=str(tmp_path), name=name, **kw)
-        return Trainer(cfg, digits, progress=False).fit()
+        return Trainer(cfg, digits, ClassifyTask, progress=False).fit()
 
     full = fit("full")
     assert full.metrics["accuracy"] > 0.8

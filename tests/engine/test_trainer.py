@@ -9,14 +9,15 @@ from foveal.api import Model
 from foveal.config import TrainConfig
 from foveal.data import load_data
 from foveal.engine.checkpoint import load_checkpoint
-from foveal.engine.trainer import NonFiniteLoss, Trainer, epochs_that_fit, lr_factor, make_optimizer
+from foveal.engine.optim import lr_factor, make_optimizer
+from foveal.engine.trainer import NonFiniteLoss, Trainer, epochs_that_fit
 from foveal.errors import FovealError
-from foveal.tasks.classify import ClassifyTask
+from foveal.tasks.classify.task import ClassifyTask
 
 
 def fit(tmp_path, digits, **kw):
     cfg = TrainConfig(**{"model": "linear", "data": "digits", "epochs": 2, "lr": 0.05, "project": str(tmp_path), **kw})
-    return Trainer(cfg, digits, progress=False).fit()
+    return Trainer(cfg, digits, ClassifyTask, progress=False).fit()
 
 
 def test_run_folder_holds_everything(tmp_path, digits):
@@ -112,13 +113,13 @@ def test_norm_lr_scales_batch_norm_and_keeps_its_decay_per_step():
                                 torch.nn.LazyLinear(2))
     model(torch.zeros(2, 3, 6, 6))
     cfg = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, norm_lr=64)
-    groups = make_optimizer(cfg, model).param_groups
+    groups = make_optimizer(cfg, model, [{"params": list(model.parameters())}]).param_groups
     norm = {id(p) for p in model[1].parameters()}
     by_kind = {all(id(p) in norm for p in g["params"]): g for g in groups}
     assert len(groups) == 2 and set(by_kind) == {True, False}
     assert by_kind[True]["lr"] == pytest.approx(6.4) and by_kind[False]["lr"] == pytest.approx(0.1)
     assert by_kind[True]["lr"] * by_kind[True]["weight_decay"] == pytest.approx(0.1 * 5e-4)
-    assert len(make_optimizer(cfg.replace(norm_lr=1), model).param_groups) == 1
+    assert len(make_optimizer(cfg.replace(norm_lr=1), model, [{"params": list(model.parameters())}]).param_groups) == 1
     with pytest.raises(FovealError, match="norm_lr"):
         TrainConfig(norm_lr=0)
 
@@ -158,10 +159,10 @@ def test_resume_refuses_another_task_or_class_count(tmp_path, digits):
     shapes = load_data("shapes")
     ckpt = load_checkpoint(r.last)
     with pytest.raises(FovealError, match="checkpoint has 10 classes, the data 'shapes' has 3"):
-        Trainer(TrainConfig.from_dict(ckpt["config"]), shapes, resume=ckpt, progress=False)
+        Trainer(TrainConfig.from_dict(ckpt["config"]), shapes, ClassifyTask, resume=ckpt, progress=False)
     ckpt["card"]["task"] = "detect"
     with pytest.raises(FovealError, match="checkpoint is a detect model"):
-        Trainer(TrainConfig.from_dict(ckpt["config"]), digits, resume=ckpt, progress=False)
+        Trainer(TrainConfig.from_dict(ckpt["config"]), digits, ClassifyTask, resume=ckpt, progress=False)
     with pytest.raises(FovealError, match="cannot change lr when resuming"):
         Model(r.run_dir).train(resume=r.last, lr=0.5, epochs=2)
 
@@ -177,9 +178,9 @@ def test_normalize_defaults_to_the_models_and_can_be_overridden(tmp_path, digits
 
 def test_augment_translate_and_flip_settings_reach_the_loader(tmp_path, digits):
     cfg = TrainConfig(model="linear", data="digits", augment=True, project=str(tmp_path))
-    augment = Trainer(cfg, digits, progress=False).train_loader.augment
+    augment = Trainer(cfg, digits, ClassifyTask, progress=False).train_loader.augment
     assert augment.pad == 1 and not augment.alternate  # 8x8 digits: a sixteenth of the side, at least 1 pixel
-    augment = Trainer(cfg.replace(translate=3, alternate_flip=True), digits, progress=False).train_loader.augment
+    augment = Trainer(cfg.replace(translate=3, alternate_flip=True), digits, ClassifyTask, progress=False).train_loader.augment
     assert augment.pad == 3 and augment.alternate and augment.indexed
     with pytest.raises(FovealError, match="translate"):
         TrainConfig(translate=-1)

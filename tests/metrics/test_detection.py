@@ -103,7 +103,7 @@ def test_mask_ap_agrees_with_torchmetrics():
     from torchmetrics.detection import MeanAveragePrecision
 
     from foveal.metrics.detection import instance_metrics
-    from foveal.tasks.instance import encode
+    from foveal.tasks.instance.task import encode
 
     preds, truths = _random_masks(1)
     size = truths[0][0].shape[1:]
@@ -132,7 +132,7 @@ def test_mask_ap_agrees_with_pycocotools_reading_coco_files(tmp_path):
     from pycocotools.cocoeval import COCOeval
 
     from foveal.metrics.detection import coco_documents, instance_metrics
-    from foveal.tasks.instance import encode
+    from foveal.tasks.instance.task import encode
 
     preds, truths = _random_masks(2)
     size = truths[0][0].shape[1:]

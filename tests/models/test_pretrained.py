@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from foveal.errors import FovealError
-from foveal.infer.predictor import Predictor
+from foveal.tasks.classify.predict import Predictor
 from foveal.models.pretrained import imagenet_classes, load_pretrained, load_weights_file, pretrained_card
 from foveal.models.registry import create_model
 
@@ -131,7 +131,7 @@ def test_cli_predict_pretrained_defaults_to_the_offline_model(photos, tmp_path, 
 
     code = main(["-q", "predict", "--pretrained", str(photos / "chelsea.jpg"), "--format", "json", "--top-k", "5",
                  "--save", "--project", str(tmp_path)])
-    out = json.loads(capsys.readouterr().out.split("annotated images:")[0])
+    out = json.loads(capsys.readouterr().out.split("results in")[0])
     assert code == 0 and out[0]["label"] in CATS and len(out[0]["top"]) == 5
     assert (tmp_path / "predict" / "chelsea.png").is_file()
     assert main(["-q", "predict", str(photos / "chelsea.jpg")]) == 2  # no model, no --pretrained: which model?

@@ -44,7 +44,7 @@ def foveal_source() -> dict:
 
     # import the training path now: foveal imports some of it lazily, and the sources may change while we run
     for mod in ("foveal.data", "foveal.engine.trainer", "foveal.engine.checkpoint", "foveal.tasks.classify",
-                "foveal.tasks.classify_report", "foveal.models.registry", "foveal.models.seed", "foveal.models.fastnet"):
+                "foveal.tasks.classify.report", "foveal.models.registry", "foveal.models.seed", "foveal.models.fastnet"):
         importlib.import_module(mod)
     pkg = Path(foveal.__file__).resolve().parent
     h = hashlib.sha256()

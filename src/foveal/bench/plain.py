@@ -139,7 +139,7 @@ def recipe_transforms(settings: dict, size: int, mean, std):
 
 def whitening_images(train_data, test_transform, n: int | None = None) -> torch.Tensor:
     """The first `n` training images (as many as foveal fits a whitening layer on), without augmentation."""
-    from foveal.tasks.classify import WHITEN_IMAGES
+    from foveal.tasks.classify.task import WHITEN_IMAGES
 
     n = min(len(train_data), n or WHITEN_IMAGES)
     return torch.stack([test_transform(_image(train_data, i)) for i in range(n)])
@@ -152,10 +152,10 @@ def recipe_optimizer(settings: dict, model: nn.Module) -> torch.optim.Optimizer:
     """The optimizer `foveal train` builds for the recipe (its algorithm: Nesterov SGD or Muon for the filters; batch
     norm's rates scaled by norm_lr), so that the plain loop's hyperparameters are the recipe's, not a simplification."""
     from foveal.config import TrainConfig
-    from foveal.engine.trainer import make_optimizer
+    from foveal.engine.optim import make_optimizer
 
     cfg = TrainConfig(task="classify", model=settings["model"], **{k: settings[k] for k in OPTIMIZER_KEYS if k in settings})
-    return make_optimizer(cfg, model)
+    return make_optimizer(cfg, model, [{"params": list(model.parameters())}])
 
 
 def run_recipe(seed: int, settings: dict, train_data, test_data, channels: int, size: int, classes: int,
@@ -167,7 +167,7 @@ def run_recipe(seed: int, settings: dict, train_data, test_data, channels: int, 
     the end."""
     from torch.utils.data import DataLoader
 
-    from foveal.infer.tta import tta_probabilities
+    from foveal.tasks.classify.tta import tta_probabilities
     from foveal.models.registry import create_model
 
     torch.manual_seed(seed)

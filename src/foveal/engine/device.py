@@ -51,8 +51,9 @@ def cpu_has_bf16() -> bool:
 def bf16_speedup(reps: int = 5) -> float:
     """How much faster a 3x3 convolution's forward and backward pass (64 channels, 16x16, batch 128, channels_last)
     runs under bf16 autocast than in fp32 on this CPU: the median of `reps` interleaved timings of each. Native bf16
-    is not always faster: on the AMD EPYC of the first benchmarks it was, on an Intel Xeon with AVX512-BF16 but no AMX it is 1.6x slower
-    (docs/benchmarks.md)."""
+    is not always faster: on some CPUs with AVX512-BF16 but no AMX it is slower than fp32, so `auto` measures rather
+    than assumes (docs/benchmarks.md, The CPU fast path; docs/history.md, The CPU fast path: bf16, channels_last,
+    torch.compile)."""
 
     def timed(amp: bool) -> float:
         start = time.perf_counter()
@@ -146,9 +147,9 @@ def keep_freed_memory() -> bool:
     """Ask glibc's malloc to keep freed memory for reuse instead of handing it back to the kernel.
 
     By default glibc serves every block above a few MB with its own mmap and unmaps it on free, so each training step
-    maps its activation buffers afresh and the kernel zero-fills every page on first touch: a fine-tune of
-    efficientnet_lite0 at 224 px spent 36 s in the kernel against 61 s of work, and ran 40% faster (22 -> 31 images/s)
-    with these settings. Off with FOVEAL_MALLOC=default; a no-op where the C library is not glibc. Returns whether it
+    maps its activation buffers afresh and the kernel zero-fills every page on first touch: for a fine-tune at 224 px
+    that kernel time is over a third of each step (docs/history.md, Transfer learning on real photos). Off with
+    FOVEAL_MALLOC=default; a no-op where the C library is not glibc. Returns whether it
     applied."""
     global _ALLOCATOR_TUNED
     if _ALLOCATOR_TUNED or os.environ.get("FOVEAL_MALLOC", "").lower() == "default" or not sys.platform.startswith("linux"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from foveal.engine.transfer import split_groups
+from foveal.engine.groups import split_groups
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # the quintic iteration's, chosen for the slope at zero (Jordan, 2024)
 NS_STEPS = 3
@@ -26,8 +26,9 @@ MOMENTUM = 0.6  # the filters' momentum (airbench94_muon); the rest keep the con
 @torch.no_grad()
 def orthogonalise(g: torch.Tensor, steps: int = NS_STEPS, eps: float = 1e-7) -> torch.Tensor:
     """About U V^T of a 2-D g = U S V^T, by Newton-Schulz iterations (singular values land near 1, in 0.5-1.5),
-    in fp32: bf16 matrix products are slow on a CPU without native bf16, and on one with them (3x faster here) both
-    CIFAR-10 runs of the fast-long recipe ended lower, 91.25% and 91.13% against 91.30-91.45% (docs/benchmarks.md)."""
+    in fp32: bf16 matrix products are slow on a CPU without native bf16, and where bf16 is native the iterations in
+    bf16 save only a few percent of a step while the fast-long recipe's CIFAR-10 runs end lower with them
+    (docs/history.md, CIFAR-10 in 20 minutes)."""
     a, b, c = NS_COEFFICIENTS
     x = g.float()
     x = x / (x.norm() + eps)

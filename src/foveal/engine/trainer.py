@@ -1,4 +1,7 @@
-"""The Trainer: fit a model on a task's data, evaluate every epoch, checkpoint atomically, resume, stop early."""
+"""The Trainer: fit a model on a task's data, evaluate every epoch, checkpoint atomically, resume, stop early.
+
+It knows no task: what differs between tasks (data, model, loss, evaluation, what trains in each epoch) comes from
+the Task it is handed (tasks/base.py)."""
 
 from __future__ import annotations
 
@@ -16,17 +19,15 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
 
 from foveal.config import TrainConfig
 from foveal.data.tensors import DataSplits
 from foveal.engine.checkpoint import save_checkpoint
 from foveal.engine.device import autocast_dtype, keep_freed_memory, select_device, use_channels_last
 from foveal.engine.lookahead import Lookahead
-from foveal.engine.muon import Muon, muon_groups
+from foveal.engine.optim import lr_factor, make_optimizer
 from foveal.engine.progress import EpochProgress
 from foveal.engine.rundir import new_run_dir, run_name
-from foveal.engine.transfer import finetune_mode, param_groups, set_trainable, split_groups, train_mode
 from foveal.errors import FovealError
 from foveal.models.card import ModelCard
 from foveal.models.registry import count_parameters
@@ -61,26 +62,6 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
     torch.backends.cudnn.benchmark = not deterministic
 
 
-def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
-    """The learning-rate multiplier as a pure function of the global step (so resuming restores it exactly)."""
-    total = max(1, cfg.epochs * steps_per_epoch)
-    warmup = int(cfg.warmup_epochs * steps_per_epoch)
-    if cfg.schedule == "onecycle" and warmup == 0:
-        warmup = int(0.3 * total)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            start = 1 / 25 if cfg.schedule == "onecycle" else 0.0
-            return start + (1 - start) * (step + 1) / warmup
-        if cfg.schedule == "constant":
-            return 1.0
-        t = min(1.0, (step - warmup) / max(1, total - warmup))
-        floor = 1e-4 if cfg.schedule == "onecycle" else 0.0
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
-
-    return factor
-
-
 def epochs_that_fit(done: int, spent_s: float, pace_s: float, budget_s: float, evaluated: bool = True,
                     final_eval_s: float = 0.0) -> int:
     """Epochs in all for a time budget: those done, and as many more whole epochs as fit at `pace_s` each with the
@@ -88,35 +69,6 @@ def epochs_that_fit(done: int, spent_s: float, pace_s: float, budget_s: float, e
     evaluated, so that a run always ends on an evaluated epoch."""
     more = math.floor((budget_s - spent_s - final_eval_s) / max(pace_s, 1e-9))
     return done + max(more, 0 if evaluated else 1)
-
-
-NORM_LAYERS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
-
-
-def scale_norm_lr(groups: list[dict], model: nn.Module, factor: float, lr: float, weight_decay: float) -> list[dict]:
-    """Each parameter group split in two, the normalisation layers' parameters at `factor` times the group's lr and
-    weight_decay / factor (so each step decays them by the same fraction as the rest): airbench's bias scaling, where
-    batch norm's shifts, not scale-invariant like the convolutions before them, learn 64x faster."""
-    if factor == 1:
-        return groups
-    norm = {id(p) for m in model.modules() if isinstance(m, NORM_LAYERS) for p in m.parameters()}
-    return split_groups(groups, lambda p: id(p) in norm, lambda g: {
-        "lr": g.get("lr", lr) * factor, "weight_decay": g.get("weight_decay", weight_decay) / factor})
-
-
-def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """foreach=True everywhere: one multi-tensor update per step instead of one per parameter (PyTorch picks it only
-    on CUDA by default); for small models on a CPU the per-kernel cost is most of the step."""
-    params = scale_norm_lr(param_groups(cfg, model), model, cfg.norm_lr, cfg.lr, cfg.weight_decay)
-    if cfg.optimizer == "muon":
-        return Muon(muon_groups(params, cfg.muon_lr, cfg.lr), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                    nesterov=cfg.momentum > 0, foreach=True)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                               nesterov=cfg.momentum > 0, foreach=True)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
 
 
 def check_resumable(ckpt: dict[str, Any], cfg: TrainConfig, data: DataSplits) -> None:
@@ -132,10 +84,8 @@ def check_resumable(ckpt: dict[str, Any], cfg: TrainConfig, data: DataSplits) ->
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, data: DataSplits, *, resume: dict[str, Any] | None = None, run_dir: Path | None = None,
-                 progress: bool = True) -> None:
-        from foveal.tasks import get_task
-
+    def __init__(self, cfg: TrainConfig, data: DataSplits, task, *, resume: dict[str, Any] | None = None,
+                 run_dir: Path | None = None, progress: bool = True) -> None:
         self.cfg, self.data, self.progress = cfg, data, progress
         if resume is not None:
             check_resumable(resume, cfg, data)
@@ -143,7 +93,6 @@ class Trainer:
         self.device = select_device(cfg.device)
         if self.device.type == "cpu":
             keep_freed_memory()
-        task = get_task(cfg.task, cfg.model)
         self.card = ModelCard.from_dict(resume["card"]) if resume else task.make_card(cfg, data)
         self.model = (self.card.build() if resume else task.initial_model(cfg, self.card)).to(self.device)
         self.channels_last = use_channels_last(cfg.channels_last, self.model)
@@ -154,7 +103,7 @@ class Trainer:
         self.train_loader, self.val_loader = self.task.loaders(self.model, data)
         if resume is None:
             self.task.before_training(self.model, data)
-        self.optimizer = make_optimizer(cfg, self.model)
+        self.optimizer = make_optimizer(cfg, self.model, self.task.param_groups(self.model))
         self.lookahead = Lookahead(self.model) if cfg.lookahead else None
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg, len(self.train_loader)))
         self.history: list[dict[str, Any]] = []
@@ -187,8 +136,9 @@ class Trainer:
             log.warning(note)
         stale = 0
         # Python's full garbage collections scan every live object; with a few hundred thousand of them (torch,
-        # torchvision and a data set loaded) one takes 0.2-0.4 s, as long as a whole epoch of a small model.
-        # Freezing what exists now keeps them out of those scans for the run.
+        # torchvision and a data set loaded) one takes a few tenths of a second, as long as a whole epoch of a small
+        # model. Freezing what exists now keeps them out of those scans for the run (docs/history.md, Seed models
+        # against the plain PyTorch loop).
         gc.collect()
         gc.freeze()
         try:
@@ -235,10 +185,10 @@ class Trainer:
 
     def _evaluates(self, epoch: int) -> bool:
         """--val-period N: evaluate every N epochs and the last, and the first: for an early reading when N is no
-        longer than the run (a period longer than the run asks for the last evaluation only: the 28x28 fast recipe's
-        first one cost 3.5 s of MNIST's 60), and to time an evaluation for --time-limit, unless a sample of the
-        validation data can be timed instead (`_estimate_eval_s`: the whole one costs a CIFAR-10 run 28 s of its 20
-        minutes)."""
+        longer than the run (a period longer than the run asks for the last evaluation only, so that a short recipe
+        spends none of its time budget on an early reading), and to time an evaluation for --time-limit, unless a
+        sample of the validation data can be timed instead (`_estimate_eval_s` times a tenth of one, leaving the rest
+        of the budget to training; docs/history.md, The 28×28 recipes and CIFAR-10 in 20 minutes)."""
         if epoch == 1 and self.cfg.time_limit:
             first = not hasattr(self.val_loader, "first")
         else:
@@ -275,15 +225,14 @@ class Trainer:
         if epoch == 1 or abs(fits - self.cfg.epochs) > 1:
             log.info("time limit %.1f min: %d epochs fit at %.1fs each (planned %d)", self.cfg.time_limit, fits, pace,
                      self.cfg.epochs)
-        self.cfg = self.cfg.replace(epochs=fits)
+        self.cfg = self.task.cfg = self.cfg.replace(epochs=fits)
         self.cfg.save(self.run_dir / "config.yaml")
         factor = lr_factor(self.cfg, len(self.train_loader))
         self.scheduler.lr_lambdas = [factor] * len(self.optimizer.param_groups)
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         model, task, opt, sched = self.model, self.task, self.optimizer, self.scheduler
-        set_trainable(self.cfg, model, epoch)
-        train_mode(self.cfg, model)
+        task.start_epoch(model, epoch)
         start = time.perf_counter()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         tally = self.task.new_tally()  # what the task counts per batch: correct predictions, loss components
@@ -358,13 +307,11 @@ class Trainer:
             out = self.task.evaluate(self.model, self.val_loader)
         metrics = {
             "task": self.cfg.task, "model": self.cfg.model, "data": self.data.name, **out.metrics,
-            "train_time_s": sum(r["time_s"] for r in self.history) + self.task.features_time_s,
-            "epochs": len(self.history), "finetune": finetune_mode(self.cfg),
-            "best_epoch": self.best_epoch, "parameters": count_parameters(self.model),
+            "train_time_s": sum(r["time_s"] for r in self.history) + self.task.prep_time_s,
+            "epochs": len(self.history), "best_epoch": self.best_epoch, "parameters": count_parameters(self.model),
             "train_images_per_s": float(np.median([r["images_per_s"] for r in self.history])),
+            **self.task.run_metrics(),
         }
-        if self.task.features_time_s:
-            metrics["features_time_s"] = self.task.features_time_s
         (self.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         self.task.write_report(self.run_dir, self.data.val, out, self.history)
         log.info("done: %s %.4f (best epoch %d) in %.1fs; results in %s", self.task.fitness_key,

@@ -1,8 +1,10 @@
-"""Evaluating a checkpoint on a data set, with exactly the preprocessing and batching of its training run."""
+"""Evaluating checkpoints on a data set, with exactly the preprocessing and batching of their training runs. It knows
+no task: `task_of` gives the Task of a checkpoint's card (Model passes tasks.resolve_task)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +15,11 @@ from foveal.engine.checkpoint import load_model
 from foveal.engine.device import select_device, use_channels_last
 from foveal.engine.rundir import new_run_dir
 from foveal.errors import FovealError
-from foveal.tasks import get_task
-
-
-def evaluate_checkpoint(
-    checkpoint: str | Path, *, data: str | Path | None = None, data_root: str | Path | None = None,
-    project: str | Path | None = "runs", name: str = "val", batch_size: int | None = None, device: str = "cpu",
-    tta: bool | None = None,
-) -> tuple[dict[str, Any], Path | None]:
-    return evaluate_checkpoints([checkpoint], data=data, data_root=data_root, project=project, name=name,
-                                batch_size=batch_size, device=device, tta=tta)
+from foveal.models.card import ModelCard
 
 
 def evaluate_checkpoints(
-    checkpoints: list[str | Path], *, data: str | Path | None = None, data_root: str | Path | None = None,
+    checkpoints: list[str | Path], task_of: Callable[[ModelCard], Any], *, data: str | Path | None = None, data_root: str | Path | None = None,
     project: str | Path | None = "runs", name: str = "val", batch_size: int | None = None, device: str = "cpu",
     tta: bool | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
@@ -34,7 +27,9 @@ def evaluate_checkpoints(
     the first was trained on unless `data` is given. Each model sees the data with its own run's preprocessing."""
     outs, first, same = [], None, {}
     for checkpoint in checkpoints:
-        task, out, val, splits, cfg = _evaluate_one(checkpoint, data, data_root, batch_size, device, tta, same)
+        task, out, val, splits, cfg = _evaluate_one(checkpoint, task_of, data, data_root, batch_size, device, tta, same)
+        if len(checkpoints) > 1 and not task.ensembles:
+            raise FovealError(f"ensembles of {task.name} models are not supported; evaluate one checkpoint at a time")
         # every member is scored on the first one's validation images (the same data, split with the same seed)
         same = {"data": cfg.data, "data_root": cfg.data_root, "seed": cfg.seed, "val_split": cfg.val_split}
         if first is not None and tuple(first[2].classes) != tuple(val.classes):
@@ -55,7 +50,7 @@ def evaluate_checkpoints(
     return metrics, run_dir
 
 
-def _evaluate_one(checkpoint, data, data_root, batch_size, device, tta, same):
+def _evaluate_one(checkpoint, task_of, data, data_root, batch_size, device, tta, same):
     model, card, ckpt = load_model(checkpoint)
     cfg = TrainConfig.from_dict(ckpt["config"]).replace(**same)
     if data is not None:
@@ -66,7 +61,7 @@ def _evaluate_one(checkpoint, data, data_root, batch_size, device, tta, same):
         cfg = cfg.replace(eval_batch_size=batch_size)
     if tta is not None:  # None: as the run was evaluated (a speed recipe's runs use TTA)
         cfg = cfg.replace(tta=tta)
-    task_type = get_task(card.task, card.model)
+    task_type = task_of(card)
     splits = task_type.load_data(cfg)
     val = task_type.eval_split(splits, card)
     dev = select_device(device)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from foveal.data.images import IMAGE_EXTENSIONS
+from foveal.data.images import IMAGE_EXTENSIONS, UnreadableImage, read_image
 from foveal.errors import FovealError
 
 log = logging.getLogger("foveal")
@@ -33,19 +33,52 @@ def expand_sources(sources: Iterable[str | Path]) -> list[Path]:
     return paths
 
 
+def read_sources(sources: Iterable[str | Path], channels: int | None = None) -> tuple[list[Path], list, list[tuple[str, str]]]:
+    """(paths, decoded uint8 images, (path, reason) of unreadable files) for image files and folders."""
+    kept, images, failed = [], [], []
+    for path in expand_sources(sources):
+        try:
+            img = read_image(path, channels=channels)
+        except UnreadableImage as err:
+            log.warning("skipped %s: %s", path, err)
+            failed.append((str(path), str(err)))
+            continue
+        kept.append(path)
+        images.append(img)
+    return kept, images, failed
+
+
 @dataclass
 class PredictRun:
     """What one prediction over images and videos produced: each image's result, each video's per-frame results,
-    the unreadable files (path, reason) and the folder the drawn outputs went to (if any)."""
+    the unreadable files (path, reason) and the folder the drawn outputs went to (if any); and how the task that
+    made it writes it as text, JSON and CSV."""
 
     images: list = field(default_factory=list)
     videos: dict[str, list] = field(default_factory=dict)
     failed: list[tuple[str, str]] = field(default_factory=list)
     folder: Path | None = None
+    options: dict = field(default_factory=dict)  # each result's to_dict(**options) and summary(**options)
+    lines: Callable[["PredictRun"], list[str]] | None = None  # the task's text report; default: a line per image
+    csv: Callable[..., str] | None = None  # the task's CSV writer: (run, path, **csv options) -> what was written
 
     @property
     def all(self) -> list:
         return self.images + [r for v in self.videos.values() for r in v]
+
+    def to_json(self) -> list[dict]:
+        return [r.to_dict(**self.options) for r in self.all]
+
+    def text(self) -> list[str]:
+        if self.lines is not None:
+            return self.lines(self)
+        return [f"{r.source}: {r.summary(**self.options)}" for r in self.images]
+
+    def write_csv(self, path: Path | None, **options) -> str:
+        """Write the run's CSV (to the task's default file when `path` is None); returns the line to show."""
+        if self.csv is None:
+            raise FovealError("--format csv is for classifiers and detectors; this model's predictions are text or json")
+        return self.csv(self, path, **options)
 
     def add_videos(self, paths: Iterable[str], predict_video: Callable[[Path], list]) -> None:
         """Each video's per-frame results; one that cannot be read is reported and skipped."""
@@ -91,3 +124,8 @@ class CheckpointPredictor:
 
         model, card, _ = load_model(path)
         return cls(model, card, device)
+
+    def read(self, sources: Iterable[str | Path]) -> tuple[list[str], list, list[tuple[str, str]]]:
+        """(paths, decoded RGB images, unreadable files) of image files and folders; unreadable ones are skipped."""
+        paths, images, failed = read_sources(sources, channels=3)
+        return [str(p) for p in paths], images, failed

@@ -11,7 +11,7 @@ from functools import lru_cache
 import torch
 import torch.nn as nn
 
-from foveal.models.registry import ModelSpec
+from foveal.models.spec import ModelSpec
 
 TIMM_PREFIX = "timm/"
 

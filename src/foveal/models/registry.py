@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch.nn as nn
 
 from foveal.errors import FovealError, unknown_name
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    build: Callable[..., nn.Module]  # build(num_classes=, in_channels=, img_size=, **kwargs)
-    task: str = "classify"
-    source: str = "foveal"  # foveal | torchvision | timm
-    description: str = ""
-    normalize: str = "dataset"  # default input scaling: "unit" ([0, 1], as ToTensor) or "dataset" (its mean/std)
+from foveal.models import external
+from foveal.models.spec import ModelSpec
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -36,17 +27,9 @@ def register_model(name: str, *, task: str = "classify", source: str = "foveal",
     return wrap
 
 
-def _external(name: str) -> ModelSpec | None:
-    from foveal.models import external
-
-    return external.spec(name)
-
-
 def get_model_spec(name: str) -> ModelSpec:
-    spec = _REGISTRY.get(name) or _external(name)
+    spec = _REGISTRY.get(name) or external.spec(name)
     if spec is None:
-        from foveal.models import external
-
         raise unknown_name("model", name, list(_REGISTRY) + external.names())
     return spec
 
@@ -60,8 +43,6 @@ def create_model(name: str, *, num_classes: int, in_channels: int = 3, img_size:
 
 
 def list_models(source: str | None = None, *, include_external: bool = True) -> list[ModelSpec]:
-    from foveal.models import external
-
     specs = list(_REGISTRY.values())
     if include_external:
         specs += [s for s in (external.spec(n) for n in external.names()) if s is not None]

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from foveal.errors import FovealError
 
 
 @dataclass
@@ -79,13 +78,6 @@ def box_problem(box: np.ndarray, size: tuple[int, int], tol: float = 1e-3) -> st
     if x2 <= x1 or y2 <= y1:
         return f"box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) has no area"
     return None
-
-
-def class_index(name: str, classes: tuple[str, ...]) -> int:
-    try:
-        return classes.index(name)
-    except ValueError:
-        raise FovealError(f"class {name!r} is not in the class list ({len(classes)} classes)") from None
 
 
 def link_or_copy(src: Path, dst: Path) -> None:

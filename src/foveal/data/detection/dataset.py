@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from foveal.data.detection.annotations import BoxDataset
 from foveal.data.images import UnreadableImage, read_image, resize
 from foveal.errors import FovealError
+from foveal.data.splits import Splits
 
 SHAPES_SIZE = 96
 
@@ -26,25 +26,6 @@ class DetectionSet:
 
     def __len__(self) -> int:
         return len(self.images)
-
-
-@dataclass
-class Splits:
-    """A detection or segmentation data set in memory: its name, train and val splits and what the readers skipped."""
-
-    name: str
-    train: Any
-    val: Any
-    notes: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        for split in ("train", "val"):
-            if len(getattr(self, split)) == 0:
-                raise FovealError(f"data set {self.name!r} has no {split} images")
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return self.train.classes
 
 
 @dataclass

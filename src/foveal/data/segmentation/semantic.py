@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from foveal.data.detection.dataset import Splits
+from foveal.data.splits import Splits
 from foveal.data.images import IMAGE_EXTENSIONS, UnreadableImage, read_image, resize
 from foveal.errors import FovealError
 

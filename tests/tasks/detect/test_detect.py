@@ -15,10 +15,10 @@ import foveal
 import foveal.data.detection.dataset as dataset
 from foveal.data.detection.dataset import shapes_detection
 from foveal.engine.checkpoint import load_model
-from foveal.infer.detector import DetectPredictor
+from foveal.tasks.detect.predict import DetectPredictor
 from foveal.metrics.detection import COCO_KEYS
 from foveal.models.detection import EVAL_CONF, NMS_IOU
-from foveal.tasks.detect import DetectTask
+from foveal.tasks.detect.task import DetectTask
 from foveal.types import Detections
 
 RECIPE = dict(pretrained=True, batch_size=4, epochs=6, seed=0, progress=False)  # the detect defaults: SGD 0.01, warm-up, cosine

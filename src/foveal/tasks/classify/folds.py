@@ -46,7 +46,7 @@ def pooled(data: DataSplits) -> ImageSet:
     return ImageSet(torch.cat([t.images, v.images]), torch.cat([t.labels, v.labels]), t.classes, paths)
 
 
-def train_folds(cfg: TrainConfig, data: DataSplits, progress: bool = True) -> tuple[Path, dict[str, Any]]:
+def train_folds(cfg: TrainConfig, data: DataSplits, task, progress: bool = True) -> tuple[Path, dict[str, Any]]:
     from foveal.engine.trainer import Trainer
 
     k = int(cfg.folds)
@@ -59,17 +59,17 @@ def train_folds(cfg: TrainConfig, data: DataSplits, progress: bool = True) -> tu
     parent = new_run_dir(cfg.project, run_name(cfg), cfg.exist_ok)
     cfg.save(parent / "config.yaml")
     oof = torch.zeros(len(images), len(images.classes))
-    per_fold, task = [], None
+    per_fold, scorer = [], None
     for f in range(k):
         val_idx, train_idx = (ids == f).nonzero().flatten(), (ids != f).nonzero().flatten()
         split = DataSplits(f"{data.name} fold {f + 1}/{k}", images.subset(train_idx), images.subset(val_idx))
         log.info("fold %d/%d: %d train, %d val images", f + 1, k, len(train_idx), len(val_idx))
-        trainer = Trainer(cfg, split, run_dir=_fold_dir(parent, f), progress=progress)
+        trainer = Trainer(cfg, split, task, run_dir=_fold_dir(parent, f), progress=progress)
         result = trainer.fit()
         oof[val_idx] = result.output.probs
         per_fold.append(result.metrics[trainer.task.fitness_key])
-        task = trainer.task
-    out = task.scored(oof, images.labels)
+        scorer = trainer.task
+    out = scorer.scored(oof, images.labels)
     metrics = {"task": cfg.task, "model": cfg.model, "data": data.name, "folds": k, **out.metrics,
                "oof_accuracy": out.metrics["accuracy"], "oof_log_loss": out.metrics["log_loss"], "fold_accuracy": per_fold}
     (parent / "metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -14,12 +14,11 @@ from sklearn.metrics import accuracy_score, log_loss
 import foveal
 import foveal.data
 from foveal.cli import main
-from foveal.engine.folds import fold_ids
+from foveal.tasks.classify.folds import fold_ids
 from foveal.errors import FovealError
-from foveal.infer.evaluate import evaluate_checkpoints
-from foveal.infer.predictor import Predictor, predict_with
-from foveal.infer.submission import read_submission, write_submission
-from foveal.infer.tta import tta_views
+from foveal.tasks.classify.predict import Predictor, predict_with
+from foveal.outputs import read_submission, write_submission
+from foveal.tasks.classify.tta import tta_views
 from foveal.models.cost import count_macs
 from foveal.models.registry import create_model
 
@@ -85,7 +84,7 @@ def test_ensemble_is_the_mean_of_probabilities(two_runs, test_images, tmp_path, 
     pa, pb = a.predict([folder]).results, b.predict([folder]).results
     for e, x, y in zip(both, pa, pb):
         assert np.allclose(e.probs, (x.probs + y.probs) / 2, atol=1e-6)
-    metrics, _ = evaluate_checkpoints(two_runs, project=None)
+    metrics = foveal.Model(two_runs[0]).val(save=False, ensemble=two_runs[1:])
     singles = [json.loads((r / "metrics.json").read_text()) for r in two_runs]
     assert metrics["model"] == "ensemble of 2" and metrics["accuracy"] >= min(s["accuracy"] for s in singles)
     code = main(["-q", "predict", "--model", str(two_runs[0]), str(two_runs[1]), str(folder), "--format", "json"])

@@ -1,14 +1,12 @@
-"""What `foveal predict` writes for detections: annotated images, one crop per object, CSV rows."""
+"""What `foveal predict --save / --crop` writes for detections: annotated images and one crop per object."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from foveal.engine.rundir import new_run_dir
 from foveal.types import Detections
 from foveal.viz.annotate import to_pil
 from foveal.viz.boxes import draw_detections
@@ -40,21 +38,6 @@ def save_crops(dets: Sequence[Detections], images: Sequence[torch.Tensor], folde
             pil.crop(box).save(out / f"{_stem(d, i)}_{k}.jpg", quality=95)
             n += 1
     return n
-
-
-def write_csv(dets: Sequence[Detections], path: Path) -> Path:
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["source", "frame", "class", "confidence", "x1", "y1", "x2", "y2"])
-        for d in dets:
-            frame = "" if d.frame is None else d.frame
-            for (x1, y1, x2, y2), s, c in zip(d.xyxy.tolist(), d.confidence.tolist(), d.class_id.tolist()):
-                w.writerow([d.source, frame, d.classes[c], f"{s:.4f}", f"{x1:.1f}", f"{y1:.1f}", f"{x2:.1f}", f"{y2:.1f}"])
-    return path
-
-
-def output_dir(project: str | Path, name: str) -> Path:
-    return new_run_dir(project, name, False)
 
 
 def _stem(d: Detections, i: int) -> str:

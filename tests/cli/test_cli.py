@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from foveal.cli import _setup_logging, main
+from foveal.cli import main
+from foveal.cli.render import setup_logging
 from foveal.engine.checkpoint import load_checkpoint
 
 
@@ -106,7 +107,7 @@ def test_no_arguments_shows_help(capsys):
 def test_logging_follows_stderr_after_a_caller_closes_its_stream(monkeypatch):
     first, second = io.StringIO(), io.StringIO()
     monkeypatch.setattr(sys, "stderr", first)
-    _setup_logging()
+    setup_logging()
     first.close()  # what a test runner does to its captured stream once the CLI call is over
     monkeypatch.setattr(sys, "stderr", second)
     logging.getLogger("foveal").info("after the swap")

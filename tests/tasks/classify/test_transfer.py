@@ -10,10 +10,9 @@ from PIL import Image
 
 import foveal
 from foveal.config import TrainConfig
-from foveal.engine import transfer
-from foveal.engine.transfer import param_groups, set_trainable
+from foveal.tasks.classify import transfer
+from foveal.tasks.classify.transfer import param_groups, set_trainable
 from foveal.errors import FovealError
-from foveal.infer.evaluate import evaluate_checkpoint
 from foveal.models.head import backbone_groups, backbone_parameters, find_head
 from foveal.models.pretrained import load_pretrained
 
@@ -51,7 +50,7 @@ def test_head_trains_on_cached_features_and_keeps_the_backbone(photos, tmp_path,
         if not k.startswith("classifier"):
             assert torch.equal(ckpt["state_dict"][k], v), k
     assert ckpt["card"]["resize_size"] == 73 and ckpt["card"]["input_size"] == [64, 64]
-    again, _ = evaluate_checkpoint(m.checkpoint, project=None)  # the whole model on the photos, not the cache
+    again = foveal.Model(m.checkpoint).val(save=False)  # the whole model on the photos, not the cache
     assert again["accuracy"] == pytest.approx(metrics["accuracy"], abs=1 / 40)
 
     def no_backbone(*args, **kwargs):
@@ -77,17 +76,18 @@ def test_full_trains_every_layer_with_a_lower_backbone_lr(photos, tmp_path):
 def test_full_fits_the_head_on_cached_features_before_any_layer_moves(photos, tmp_path):
     from foveal.data import load_data
     from foveal.engine.trainer import Trainer
-    from foveal.engine.transfer import data_sizes
+    from foveal.tasks.classify.task import ClassifyTask
+    from foveal.tasks.classify.transfer import data_sizes
 
     cfg = TrainConfig(data=str(photos), model="efficientnet_lite0", pretrained=True, finetune="full", img_size=64,
                       epochs=1, batch_size=16, optimizer="adamw", lr=3e-3, seed=0, project=str(tmp_path))
-    trainer = Trainer(cfg, load_data(cfg.data, **data_sizes(cfg)), progress=False)
+    trainer = Trainer(cfg, load_data(cfg.data, **data_sizes(cfg)), ClassifyTask, progress=False)
     out = trainer.task.evaluate(trainer.model, trainer.val_loader)
     assert out.metrics["accuracy"] >= 0.8  # a random head would sit near 0.5 on two classes
     pretrained, _ = load_pretrained("efficientnet_lite0")
     assert torch.equal(trainer.model.conv_stem.weight, pretrained.conv_stem.weight)
-    assert trainer.task.features_time_s > 0
-    cold = Trainer(cfg.replace(head_epochs=0), load_data(cfg.data, **data_sizes(cfg)), progress=False)
+    assert trainer.task.prep_time_s > 0
+    cold = Trainer(cfg.replace(head_epochs=0), load_data(cfg.data, **data_sizes(cfg)), ClassifyTask, progress=False)
     assert cold.task.evaluate(cold.model, cold.val_loader).metrics["accuracy"] < out.metrics["accuracy"]
 
 

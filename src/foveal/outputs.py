@@ -1,7 +1,8 @@
-"""Kaggle submission files: one row per image, its id taken from the file name, rows sorted by id.
+"""The CSV files of predictions (their JSON is each result type's `to_dict`, in types.py).
 
+Kaggle submission files of a classifier: one row per image, its id taken from the file name, rows sorted by id;
 `id,label` by default; with `proba`, one probability column per class (`id,<class 1>,<class 2>,...`). The header's
-column names can be replaced (`header=["ImageId", "Label"]`).
+column names can be replaced (`header=["ImageId", "Label"]`). Detections: one row per box.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from foveal.errors import FovealError
 from foveal.fileio import write_text_atomic
-from foveal.types import Classification
+from foveal.types import Classification, Detections
 
 
 def image_id(source: str) -> str:
@@ -58,3 +59,16 @@ def read_submission(path: str | Path) -> dict[str, list[str]]:
     with Path(path).open(newline="") as f:
         rows = list(csv.reader(f))
     return {r[0]: r[1:] for r in rows[1:]}
+
+
+def write_detections_csv(dets: Sequence[Detections], path: str | Path) -> Path:
+    """source, frame, class, confidence, x1, y1, x2, y2: a row per box."""
+    path = Path(path)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["source", "frame", "class", "confidence", "x1", "y1", "x2", "y2"])
+        for d in dets:
+            frame = "" if d.frame is None else d.frame
+            for (x1, y1, x2, y2), s, c in zip(d.xyxy.tolist(), d.confidence.tolist(), d.class_id.tolist()):
+                w.writerow([d.source, frame, d.classes[c], f"{s:.4f}", f"{x1:.1f}", f"{y1:.1f}", f"{x2:.1f}", f"{y2:.1f}"])
+    return path

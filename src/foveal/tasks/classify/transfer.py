@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -113,25 +112,12 @@ def param_groups(cfg: TrainConfig, model: nn.Module) -> list[dict]:
     return [{"params": backbone_parameters(model), "lr": cfg.lr * cfg.backbone_lr}, {"params": head_params}]
 
 
-def split_groups(groups: list[dict], picked: Callable[[torch.Tensor], bool],
-                 settings: Callable[[dict], dict]) -> list[dict]:
-    """Each parameter group split in two: its parameters that are not `picked`, as they were, and those that are, with
-    `settings(group)` on top of the group's own; empty groups dropped."""
-    out = []
-    for g in groups:
-        rest = {k: v for k, v in g.items() if k != "params"}
-        params = list(g["params"])
-        out.append({**rest, "params": [p for p in params if not picked(p)]})
-        out.append({**rest, **settings(rest), "params": [p for p in params if picked(p)]})
-    return [g for g in out if g["params"]]
-
-
 def train_mode(cfg: TrainConfig, model: nn.Module) -> None:
     """model.train(), except that a fine-tuned backbone's batch norm layers keep normalising with their pretrained
-    running statistics (their scale and shift still train). Re-estimated from a few hundred batches of another kind
-    of photo they no longer match the features the pretrained layers expect: on CIFAR-10, updating them alone, with
-    every weight fixed, took a fitted efficientnet_lite0 head from 61% to 48%, and a full fine-tune in this mode lost
-    to the frozen backbone (Keras's EfficientNet fine-tuning guide freezes them for the same reason)."""
+    running statistics (their scale and shift still train). Re-estimated on another kind of photo they no longer
+    match the features the pretrained layers expect, and a full fine-tune ends below a head on the frozen backbone
+    (docs/history.md, Transfer learning on real photos); Keras's EfficientNet fine-tuning guide freezes them for the
+    same reason."""
     model.train()
     if finetune_mode(cfg) in ("full", "gradual"):
         for m in model.modules():
@@ -199,10 +185,10 @@ def cached_features(model: nn.Module, images, loader, normalize, card: ModelCard
 def fit_head(cfg: TrainConfig, model: nn.Module, loader, criterion: nn.Module) -> None:
     """Train the model's head alone on a loader of backbone features for cfg.head_epochs, with the run's optimizer,
     learning rate and schedule (the recipe of --finetune head)."""
-    from foveal.engine.trainer import lr_factor, make_optimizer
+    from foveal.engine.optim import lr_factor, make_optimizer
 
     head_cfg = cfg.replace(finetune="head", epochs=cfg.head_epochs)
-    opt = make_optimizer(head_cfg, model)
+    opt = make_optimizer(head_cfg, model, param_groups(head_cfg, model))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(head_cfg, len(loader)))
     linear = head(model)
     for epoch in range(1, cfg.head_epochs + 1):

@@ -1,5 +1,6 @@
-"""The Predictor: a model and its card applied to image files, folders or tensors. The CLI, the API and (later) the
-server and export parity checks all predict through here."""
+"""A classifier at prediction time: the Predictor (a model and its card applied to image files, folders or tensors),
+ensembles (the mean of several models' probabilities) and annotated images. `Model.predict`, and through it the CLI,
+predict through here."""
 
 from __future__ import annotations
 
@@ -13,14 +14,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from foveal.data.augment import Normalize
-from foveal.data.images import UnreadableImage, read_image
 from foveal.data.views import to_input
 from foveal.engine.checkpoint import load_model
 from foveal.engine.device import select_device, use_channels_last
 from foveal.errors import FovealError
-from foveal.infer.sources import expand_sources
-from foveal.infer.tta import tta_probabilities
+from foveal.infer.sources import PredictRun, read_sources
 from foveal.models.card import ModelCard
+from foveal.tasks.classify.tta import tta_probabilities
 from foveal.types import Classification
 
 log = logging.getLogger("foveal")
@@ -100,16 +100,55 @@ def predict_with(predictors: list[Predictor], sources: Iterable[str | Path], tta
     return Predictions(results, images, failed)
 
 
-def read_sources(sources: Iterable[str | Path], channels: int | None = None) -> tuple[list[Path], list[torch.Tensor], list[tuple[str, str]]]:
-    """(paths, decoded uint8 images, (path, reason) of unreadable files) for image files and folders."""
-    kept, images, failed = [], [], []
-    for path in expand_sources(sources):
-        try:
-            img = read_image(path, channels=channels)
-        except UnreadableImage as err:
-            log.warning("skipped %s: %s", path, err)
-            failed.append((str(path), str(err)))
-            continue
-        kept.append(path)
-        images.append(img)
-    return kept, images, failed
+def classify_sources(model: str | Path, sources: list[str | Path], *, pretrained: bool = False,
+                     ensemble: list[str | Path] = (), tta: bool = False, top_k: int = 3, save: bool = False,
+                     project: str | Path = "runs", name: str = "predict", device: str = "cpu") -> PredictRun:
+    """A classifier (a checkpoint, or with `pretrained` a model name with its ImageNet weights), or the ensemble of it
+    and the `ensemble` checkpoints, over image files and folders; with `save`, annotated images under
+    <project>/<name>. Unreadable files are reported and skipped."""
+    from foveal.engine.checkpoint import resolve_checkpoint
+    from foveal.infer.video import is_video
+
+    if pretrained:
+        if ensemble:
+            raise FovealError("--pretrained predicts with one named model; checkpoints cannot join it")
+        predictors = [Predictor.from_pretrained(str(model), device=device)]
+    else:
+        predictors = [Predictor.from_checkpoint(resolve_checkpoint(m), device=device) for m in [model, *ensemble]]
+    if not sources:
+        raise FovealError("no images given: pass image files or folders after the options")
+    if any(is_video(s) for s in sources):
+        raise FovealError(f"{next(s for s in sources if is_video(s))}: video input goes to detectors and segmenters; "
+                          f"a classifier takes images (extract frames first)")
+    out = predict_with(predictors, sources, tta=tta)
+    if not out.results:
+        raise FovealError("no image could be read")
+    run = PredictRun(images=out.results, failed=out.failed, options={"k": top_k}, csv=write_csv)
+    if save:
+        run.folder = save_annotated(out, project, name, top_k)
+    return run
+
+
+def write_csv(run: PredictRun, path: Path | None, *, proba: bool = False, header: list[str] | None = None) -> str:
+    """A Kaggle submission: a row per image, its label (or with `proba` every class's probability)."""
+    from foveal.outputs import write_submission
+
+    path = write_submission(run.images, path or Path("submission.csv"), proba=proba, header=header)
+    return f"submission: {path} ({len(run.images)} rows)"
+
+
+def save_annotated(out: Predictions, project: str | Path, name: str, top_k: int = 3) -> Path:
+    """One annotated PNG per input image, named after it, in a new `<project>/<name>` folder."""
+    from foveal.tasks.base import output_folder
+    from foveal.viz.annotate import annotate_classification
+
+    run_dir = output_folder(project, name)
+    used: set[str] = set()
+    for image, result in zip(out.images, out.results):
+        stem = Path(result.source).stem
+        target, i = stem, 2
+        while target in used:
+            target, i = f"{stem}_{i}", i + 1
+        used.add(target)
+        annotate_classification(image, result, k=top_k).save(run_dir / f"{target}.png")
+    return run_dir

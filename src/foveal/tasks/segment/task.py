@@ -17,6 +17,8 @@ from foveal.config import TrainConfig
 from foveal.data.segmentation.loader import MaskLoader, train_transform
 from foveal.data.segmentation.semantic import IGNORE, MaskSet, MaskSplits
 from foveal.models.card import ModelCard
+from foveal.tasks.base import Task, build_task_model, checked_val
+from foveal.tasks.segment.predict import segment_sources
 from foveal.types import Segmentation
 
 log = logging.getLogger("foveal")
@@ -33,12 +35,6 @@ class SegmentOutput:
     metrics: dict[str, Any]
     confusion: np.ndarray
     preds: list[Segmentation]
-
-    @property
-    def targets(self):
-        from foveal.errors import FovealError
-
-        raise FovealError("ensembles of segmenters are not supported; evaluate one checkpoint at a time")
 
 
 def input_size(cfg: TrainConfig, data: MaskSplits) -> int:
@@ -57,14 +53,18 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = IG
     return 1 - (2 * inter[present] / total[present].clamp(min=1e-6)).mean()
 
 
-class SegmentTask:
-    name = "segment"
+class SegmentTask(Task):
+    name = card_task = "segment"
     fitness_key = "miou"
-    autocast = True
+    default_model = "unet"
+    # AdamW with a cosine decay, the usual recipe for a U-Net on a pretrained encoder
+    defaults = {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "schedule": "cosine", "warmup_epochs": 0.5,
+                "batch_size": 8}
+    predict = staticmethod(segment_sources)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
-        self.cfg, self.card, self.device, self.channels_last = cfg, card, device, channels_last
-        self.features_time_s = 0.0
+        super().__init__(cfg, card, device, channels_last)
+        self.channels_last = channels_last
         self.mean = torch.tensor(card.mean, device=device).view(1, -1, 1, 1)
         self.std = torch.tensor(card.std, device=device).view(1, -1, 1, 1)
 
@@ -78,8 +78,6 @@ class SegmentTask:
 
     @staticmethod
     def eval_split(splits, card):
-        from foveal.tasks import checked_val
-
         return checked_val(splits, card)
 
     @staticmethod
@@ -101,8 +99,6 @@ class SegmentTask:
     def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
         """The segmenter; --pretrained gives the U-Net its encoder's ImageNet weights and a torchvision model its
         COCO (VOC labels) weights; --weights loads a local file over it."""
-        from foveal.tasks import build_task_model
-
         return build_task_model(cfg, card, ("unet",))
 
     def before_training(self, model: nn.Module, data: MaskSplits) -> None:
@@ -148,7 +144,7 @@ class SegmentTask:
 
     def evaluate(self, model: nn.Module, data: MaskSet) -> SegmentOutput:
         """mIoU, per-class IoU, pixel accuracy and Dice over every label image at its own resolution."""
-        from foveal.infer.segmenter import class_maps
+        from foveal.tasks.segment.predict import class_maps
         from foveal.metrics.segmentation import confusion, segmentation_metrics
 
         maps = class_maps(model, self.card, data.images, self.device, batch_size=16, amp=self.cfg.amp)
@@ -160,12 +156,7 @@ class SegmentTask:
                  zip(maps, data.paths or [""] * len(maps))]
         return SegmentOutput(segmentation_metrics(cm.numpy(), self.card.classes), cm.numpy(), preds)
 
-    def combine(self, outs: list[SegmentOutput]) -> SegmentOutput:
-        from foveal.errors import FovealError
-
-        raise FovealError("ensembles of segmenters are not supported; evaluate one checkpoint at a time")
-
     def write_report(self, run_dir: Path, data: MaskSet, out: SegmentOutput, history: list[dict]) -> None:
-        from foveal.tasks.segment_report import write_segmentation_report
+        from foveal.tasks.segment.report import write_segmentation_report
 
         write_segmentation_report(run_dir, data, out, history)

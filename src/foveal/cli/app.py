@@ -1,0 +1,244 @@
+"""The verbs of `foveal`: each parses its options and calls the API; what they print is made in render.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from foveal.cli.options import with_config_options
+from foveal.cli.render import echo_lines, setup_logging, summary_lines
+from foveal.errors import FovealError
+
+app = typer.Typer(
+    help="foveal: a PyTorch computer-vision toolkit. Train, evaluate, predict and compare image models.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+
+Opt = typer.Option
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, Opt("--debug", help="Show full tracebacks.")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="Only warnings and errors.")] = False,
+) -> None:
+    setup_logging(quiet)
+
+
+@app.command()
+@with_config_options
+def train(
+    config: Annotated[Optional[Path], Opt(help="YAML file of settings; command-line options win.")] = None,
+    set_: Annotated[Optional[list[str]], Opt("--set", help="Extra settings as key=value (dotted keys allowed).")] = None,
+    resume: Annotated[Optional[str], Opt(help="Continue a run from its folder or last.pt.")] = None,
+    **settings,
+) -> None:
+    """Train a model and write a run folder with checkpoints, metrics and plots."""
+    from foveal.api import Model
+    from foveal.config import parse_overrides
+
+    model, data, task = settings.pop("model"), settings.pop("data"), settings.pop("task")
+    overrides = {**parse_overrides(set_ or []), **{k: v for k, v in settings.items() if v is not None}}
+    if resume:
+        m = Model(resume)
+        metrics = m.train(data=data, resume=resume, **overrides)
+    else:
+        m = Model(model, task=task or "classify", **({"pretrained": True} if overrides.get("pretrained") else {}))
+        metrics = m.train(data=data, config=config, **overrides)
+    echo_lines(summary_lines(metrics))
+    typer.echo(f"best weights: {m.checkpoint}")
+
+
+@app.command()
+def val(
+    model: Annotated[str, Opt(help="Checkpoint (runs/<run>/best.pt) or run folder.")],
+    more: Annotated[Optional[list[str]], typer.Argument(help="More checkpoints: the models' probabilities are averaged (an ensemble).", show_default=False)] = None,
+    data: Annotated[Optional[str], Opt(help="Data set name or path; default: the one it was trained on.")] = None,
+    data_root: Annotated[Optional[str], Opt()] = None,
+    batch_size: Annotated[Optional[int], Opt()] = None,
+    tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Test-time augmentation: flips and shifted crops averaged (default: as the run was evaluated).")] = None,
+    project: Annotated[str, Opt()] = "runs",
+    name: Annotated[str, Opt()] = "val",
+    format_: Annotated[str, Opt("--format", help="text or json.")] = "text",
+) -> None:
+    """Evaluate a trained model (or an ensemble); writes metrics.json, the confusion matrix and image grids."""
+    from foveal.api import Model
+
+    metrics = Model(model).val(data=data, data_root=data_root, batch_size=batch_size, tta=tta, project=project,
+                               name=name, ensemble=more or [])
+    if format_ == "json":
+        typer.echo(json.dumps(metrics, indent=2))
+    else:
+        echo_lines(summary_lines(metrics, per_class=True))
+
+
+@app.command()
+def predict(
+    sources: Annotated[list[str], typer.Argument(help="Image files and folders, and video files for detectors (checkpoints among them join --model as an ensemble).")],
+    model: Annotated[Optional[str], Opt(help="Checkpoint (runs/<run>/best.pt) or run folder; with --pretrained, a model name (default efficientnet_lite0).")] = None,
+    pretrained: Annotated[bool, Opt("--pretrained", help="Use the named model's pretrained ImageNet weights.")] = False,
+    tta: Annotated[bool, Opt("--tta", help="Classifiers: test-time augmentation, flips and shifted crops averaged.")] = False,
+    save: Annotated[bool, Opt("--save", help="Write annotated images to <project>/<name>/.")] = False,
+    top_k: Annotated[Optional[int], Opt("--top-k", help="Classifiers: how many labels to show per image (default 3).")] = None,
+    format_: Annotated[str, Opt("--format", help="text, json or csv (a Kaggle submission).")] = "text",
+    out: Annotated[Optional[Path], Opt(help="--format csv: the file to write (default submission.csv).")] = None,
+    proba: Annotated[bool, Opt("--proba", help="--format csv: one probability column per class instead of the label.")] = False,
+    header: Annotated[Optional[str], Opt(help="--format csv: column names, comma-separated (default id,label or id,<classes>).")] = None,
+    conf: Annotated[Optional[float], Opt(help="Detectors and instance segmenters: keep objects at least this confident (default 0.25).")] = None,
+    iou: Annotated[Optional[float], Opt(help="Detectors and instance segmenters: NMS overlap above which the weaker box is dropped (default 0.6).")] = None,
+    classes: Annotated[Optional[str], Opt(help="Detectors: only these classes, comma-separated names or ids.")] = None,
+    max_det: Annotated[Optional[int], Opt("--max-det", help="Detectors: at most this many boxes per image.")] = None,
+    crop: Annotated[bool, Opt("--crop", help="Detectors: save each object as crops/<class>/<image>_<n>.jpg.")] = False,
+    margin: Annotated[Optional[float], Opt(help="Detectors: --crop grows each box by this fraction of its size per side.")] = None,
+    cutout: Annotated[Optional[str], Opt(help="Segmenters: save <image>_<CLASS>.png with everything but CLASS transparent.")] = None,
+    pixel_size: Annotated[Optional[float], Opt("--pixel-size", help="Segmenters: the side of one pixel in mm; areas are also given in mm².")] = None,
+    project: Annotated[str, Opt()] = "runs",
+    name: Annotated[str, Opt()] = "predict",
+    device: Annotated[str, Opt()] = "cpu",
+) -> None:
+    """Predict what images show (classifiers), where their objects are (detectors) or the class of every pixel
+    (segmenters); unreadable files are reported and skipped. Several classification checkpoints: an ensemble."""
+    from foveal.api import Model
+    from foveal.engine.checkpoint import is_checkpoint
+
+    if format_ not in ("text", "json", "csv"):
+        raise FovealError(f"--format must be text, json or csv; got {format_!r}")
+    extra = [s for s in sources if is_checkpoint(s)]
+    images = [s for s in sources if s not in extra]
+    if pretrained:
+        if extra:
+            raise FovealError("--pretrained predicts with one named model; checkpoints cannot join it")
+        m = Model(model, pretrained=True)
+    elif model is None and not extra:
+        raise FovealError("which model? pass --model runs/<run>/best.pt, or --pretrained for ImageNet classes")
+    else:
+        m = Model(model or extra.pop(0))
+    options = dict(tta=tta or None, top_k=top_k, conf=conf, iou=iou, max_det=max_det, crop=crop or None,
+                   margin=margin, cutout=cutout, pixel_size=pixel_size, ensemble=extra or None,
+                   classes=[c.strip() for c in classes.split(",")] if classes else None)
+    run = m.predict_run(images, save=save, project=project, name=name, device=device,
+                        **{k: v for k, v in options.items() if v is not None})
+    if format_ == "csv":
+        csv_options = dict(proba=proba or None, header=[h.strip() for h in header.split(",")] if header else None)
+        typer.echo(run.write_csv(out, **{k: v for k, v in csv_options.items() if v is not None}))
+    elif format_ == "json":
+        typer.echo(json.dumps(run.to_json(), indent=2))
+    else:
+        echo_lines(run.text())
+    if run.folder is not None:
+        typer.echo(f"results in {run.folder}")
+    if run.failed:
+        typer.echo(f"{len(run.failed)} file(s) could not be read and were skipped", err=True)
+
+
+@app.command()
+def convert(
+    source: Annotated[str, typer.Argument(help="A YOLO data.yaml, a COCO .json or a Pascal VOC folder.")],
+    to: Annotated[str, Opt(help="yolo, coco or voc.")],
+    out: Annotated[Path, Opt(help="Where to write: a folder (yolo, voc) or a .json file (coco).")],
+    split: Annotated[Optional[str], Opt(help="Which split to convert (default: all for yolo, else train).")] = None,
+) -> None:
+    """Convert box labels between YOLO, COCO and Pascal VOC; images are linked, not copied."""
+    from foveal.data.detection.formats import convert as convert_boxes, read_boxes
+
+    path = convert_boxes(source, to, out, split)
+    counts = {k: (len(v), v.num_boxes) for k, v in read_boxes(path).items()}
+    typer.echo(f"{to}: {path} (" + ", ".join(f"{k}: {n} images, {b} boxes" for k, (n, b) in counts.items()) + ")")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders to compare.")],
+    out: Annotated[Optional[Path], Opt(help="Bar chart PNG (a CSV is written beside it).")] = None,
+) -> None:
+    """Compare finished runs: accuracy, loss, train time, parameters, inference speed."""
+    from rich.console import Console
+
+    from foveal.compare import compare_runs, format_table, write_comparison
+
+    rows = compare_runs(runs)
+    Console(width=200).print(format_table(rows))
+    chart, table = write_comparison(rows, out or runs[0].parent / "compare.png")
+    typer.echo(f"chart: {chart}\ntable: {table}")
+
+
+@app.command()
+def demo(
+    data: Annotated[str, Opt(help="Data set (digits needs no download).")] = "digits",
+    data_root: Annotated[Optional[str], Opt()] = None,
+    epochs: Annotated[int, Opt()] = 10,
+    project: Annotated[str, Opt()] = "runs",
+) -> None:
+    """Train and compare the seed models offline, and write a report (under a minute on 2 cores)."""
+    from foveal.demo import run_demo
+
+    out = run_demo(data=data, data_root=data_root, epochs=epochs, project=project)
+    typer.echo((out / "report.md").read_text())
+    typer.echo(f"report: {out / 'report.md'}")
+
+
+@app.command()
+def datasets() -> None:
+    """List the named data sets."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from foveal.data import list_datasets
+
+    table = Table(title="data sets (or give a path: an image-folder tree, or a CSV of filename,label)")
+    for col in ("name", "classes", "shape", "offline", "description"):
+        table.add_column(col)
+    for d in list_datasets():
+        table.add_row(d.name, str(d.num_classes), d.shape, "yes" if d.offline else "download / --data-root", d.description)
+    Console(width=160).print(table)
+
+
+@app.command()
+def models(
+    source: Annotated[Optional[str], Opt(help="foveal, torchvision or timm.")] = None,
+    filter_: Annotated[Optional[str], Opt("--filter", help="Only names containing this.")] = None,
+    recipes: Annotated[bool, Opt("--recipes", help="List the speed recipes of `foveal train --recipe` instead.")] = False,
+) -> None:
+    """List the models with their parameter counts (or, with --recipes, the speed recipes)."""
+    from rich.console import Console
+
+    if recipes:
+        from foveal.recipes import recipe_table
+
+        Console(width=160).print(recipe_table())
+        return
+    from foveal.models.listing import model_table
+
+    Console(width=160).print(model_table(source, filter_))
+
+
+bench_app = typer.Typer(help="Benchmarks: foveal against the plain PyTorch loop on this machine.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("train")
+def bench_train(
+    data: Annotated[str, Opt(help="fashion-mnist, mnist or cifar10.")] = "fashion-mnist",
+    data_root: Annotated[Optional[str], Opt(help="Folder holding the data set (as for foveal train).")] = None,
+    seeds: Annotated[str, Opt(help="Comma-separated seeds; each runs every pair once.")] = "0",
+    recipe: Annotated[str, Opt(help="The speed recipe compared (foveal models --recipes).")] = "fast",
+    noise_threshold: Annotated[float, Opt(help="Redo a run during which other processes took more than this share "
+                                          "of the CPU (1 turns it off).")] = 0.10,
+    out: Annotated[Optional[Path], Opt(help="Also write the results as JSON here.")] = None,
+) -> None:
+    """Train the tutorial's TinyVGG and a speed recipe both in the plain PyTorch loop and in foveal, in this process,
+    and print accuracy, time, images/s and the ratios (about 10 minutes for one seed of Fashion-MNIST on 2 cores)."""
+    from foveal.bench.train import bench_train as run_bench
+    from foveal.recipes import get_recipe
+
+    get_recipe(recipe)  # a bad name fails now, not after the first runs
+    try:
+        seed_list = tuple(int(x) for x in seeds.split(",") if x.strip())
+    except ValueError:
+        raise FovealError(f"--seeds expects comma-separated integers such as 0,1,2; got {seeds!r}") from None
+    if not seed_list:
+        raise FovealError("--seeds expects at least one seed, such as 0")
+    run_bench(data, data_root, seed_list, recipe, noise_threshold, out, echo=typer.echo)
