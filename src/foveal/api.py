@@ -2,7 +2,7 @@
 model is (through the task table, tasks/__init__.py) and hands that Task to the Trainer, the evaluation and the
 predictors.
 
-    m = foveal.Model("tinyvgg", task="classify")
+    m = foveal.Model("tinyvgg")            # the task follows the model (fcos: detect)
     m.train(data="fashion-mnist", epochs=3)
     m.val()
     m.predict("shirt.png")
@@ -32,9 +32,11 @@ def _is_checkpoint_ref(model: str | Path) -> bool:
 
 
 class Model:
-    """A model by registry name (untrained) or a checkpoint / run folder (trained)."""
+    """A model by registry name (untrained) or a checkpoint / run folder (trained). Its task is the one the registry
+    or the checkpoint gives; `task` is needed only to pick the default model of a task, and a task that contradicts
+    the model's is refused."""
 
-    def __init__(self, model: str | Path | None = None, task: str = "classify", **model_kwargs: Any) -> None:
+    def __init__(self, model: str | Path | None = None, task: str | None = None, **model_kwargs: Any) -> None:
         self._model_given = model is not None  # a recipe picks the network only when none was named
         self.checkpoint: Path | None = None
         self.run_dir: Path | None = None
@@ -45,15 +47,20 @@ class Model:
 
             self.checkpoint = resolve_checkpoint(model)
             ckpt = load_checkpoint(self.checkpoint)
-            self.name, task = ckpt["card"]["model"], ckpt["card"]["task"]
+            self.name, own = ckpt["card"]["model"], ckpt["card"]["task"]
+            where = f"the checkpoint {self.checkpoint} holds a {own} model ({self.name})"
         else:
             from foveal.models.registry import get_model_spec
 
             if model is None:
-                named = resolve_task(task)
+                named = resolve_task(task or "classify")
                 model = (model_kwargs.get("pretrained") and named.pretrained_model) or named.default_model
-            self.name = get_model_spec(str(model)).name
-        self.task_type = resolve_task(task, self.name)  # the Task, resolved once
+            spec = get_model_spec(str(model))
+            self.name, own = spec.name, spec.task
+            where = f"{self.name} is a {own} model"
+        if task is not None and task != own and resolve_task(task, self.name) is not resolve_task(own, self.name):
+            raise FovealError(f"{where}; task {task!r} contradicts it (leave the task out: it follows the model)")
+        self.task_type = resolve_task(own, self.name)  # the Task, resolved once
         self.task = self.task_type.card_task
 
     def __repr__(self) -> str:
@@ -65,7 +72,12 @@ class Model:
     def config(self, config_file: str | Path | None = None, **overrides: Any) -> TrainConfig:
         base = {"task": self.task, "model": self.name, **self.model_kwargs}
         given = {k: v for k, v in overrides.items() if v is not None}
-        return TrainConfig.load(config_file, {**base, **given}, defaults=self.task_type.defaults)
+        if str(given.get("weights", "")).lower() == "none":  # Ultralytics' way of saying "from scratch"
+            given = {**given, "weights": None, "pretrained": False}
+        cfg = TrainConfig.load(config_file, {**base, **given}, defaults=self.task_type.defaults)
+        if cfg.pretrained is None:
+            cfg = cfg.replace(pretrained=self.task_type.pretrained_by_default(cfg))
+        return cfg
 
     def train(self, data: str | Path | None = None, *, config: str | Path | None = None, resume: str | Path | bool | None = None,
               progress: bool = True, **overrides: Any) -> dict[str, Any]:
@@ -108,15 +120,17 @@ class Model:
 
     def val(self, data: str | Path | None = None, *, data_root: str | Path | None = None, project: str | Path = "runs",
             name: str = "val", batch_size: int | None = None, save: bool = True, tta: bool | None = None,
-            ensemble: list[str | Path] = ()) -> dict[str, Any]:
+            ensemble: list[str | Path] = (), device: str = "auto", split: str = "val") -> dict[str, Any]:
         """Evaluate the trained weights (with `ensemble`, the mean of their probabilities and those of the other
-        checkpoints); without `data`, on the validation split they were trained against."""
+        checkpoints); without `data`, on the data they were trained on; its validation split, or with `split="test"`
+        its labelled test split (an image folder's test/, CamVid's test/, a data.yaml's `test:`)."""
         from foveal.infer.evaluate import evaluate_checkpoints
 
         self._need_checkpoint("val")
         metrics, run_dir = evaluate_checkpoints(
             [self.checkpoint, *ensemble], lambda card: resolve_task(card.task, card.model), data=data,
             data_root=data_root, project=project if save else None, name=name, batch_size=batch_size, tta=tta,
+            device=device, split=split,
         )
         self.metrics = metrics
         if run_dir is not None:
@@ -126,7 +140,7 @@ class Model:
     # --- predict ---------------------------------------------------------------------------------------------
 
     def predict(self, source: str | Path | list[str | Path], *, save: bool = False, project: str | Path = "runs",
-                name: str = "predict", device: str = "cpu",
+                name: str = "predict", device: str = "auto",
                 **options: Any) -> list[Classification] | list[Detections] | list[Segmentation]:
         """Classifiers: the Classification of each image (options: top_k, tta, ensemble=[more checkpoints]).
         Detectors: the Detections of each image, then of each video frame (`frame` set), with the options of
@@ -135,7 +149,7 @@ class Model:
         return self.predict_run(source, save=save, project=project, name=name, device=device, **options).all
 
     def predict_run(self, source: str | Path | list[str | Path], *, save: bool = False, project: str | Path = "runs",
-                    name: str = "predict", device: str = "cpu", **options: Any) -> PredictRun:
+                    name: str = "predict", device: str = "auto", **options: Any) -> PredictRun:
         """As predict, with what the run left besides the results: unreadable files, the output folder, and its
         text, JSON and CSV forms (what `foveal predict` prints)."""
         import inspect

@@ -22,6 +22,7 @@ AMP_MODES = ("auto", "bf16", "off")
 NORMALIZE = ("unit", "dataset")
 FINETUNE = ("head", "full", "gradual")
 AUTO_AUGMENT = ("trivial", "rand", "none")
+SPLITS = ("val", "test")
 
 
 def setting(default: Any, help: str = "", tasks: tuple[str, ...] = (), cli: bool = True) -> Any:
@@ -39,6 +40,8 @@ class TrainConfig:
     data: str = setting("digits", "Data set name (foveal datasets) or a path: image folder, CSV.")
     data_root: str | None = setting(None, "Folder with a local copy of a named data set.")
     val_split: float | None = setting(None, "Hold out this fraction when the data has no val split.")
+    split: str = setting("val", "The split evaluated: val, or test where the data has a labelled one (foveal val "
+                                "--split test).", cli=False)
     fraction: float = setting(1.0, "Train on this fraction of the training images.")
     img_size: int | None = setting(None, "Resize images to this square size.")
     epochs: int = setting(3)
@@ -66,7 +69,11 @@ class TrainConfig:
     alternate_flip: bool = setting(False, "--augment mirrors each image in every other epoch (airbench), not by a coin.",
                                    ("classify",), cli=False)
     hidden: int | None = setting(None, "Hidden width of the seed models.")
-    pretrained: bool = setting(False, "Start from the model's pretrained (ImageNet) weights.")
+    pretrained: bool | None = setting(None, "Start from pretrained weights: a classifier's ImageNet weights, a "
+                                            "detector's or segmenter's backbone's (a torchvision detector's or "
+                                            "segmenter's own COCO weights). Default: on for detectors and segmenters "
+                                            "whose backbone's weights ship offline (efficientnet_lite0), off otherwise; "
+                                            "--no-pretrained (or --weights none) trains from scratch.")
     weights: str | None = setting(None, "Start from a local state dict (.pt/.pth) or .safetensors file.")
     finetune: str | None = setting(None, "With weights: head (frozen backbone, cached features), full or gradual.")
     backbone_lr: float = setting(0.1, "full/gradual: the backbone's lr as a fraction of --lr (default 0.1).")
@@ -115,6 +122,7 @@ class TrainConfig:
             if not (self.pretrained or self.weights):
                 raise FovealError(f"finetune={self.finetune!r} needs starting weights: add --pretrained or --weights FILE")
         choice("auto_augment", AUTO_AUGMENT)
+        choice("split", SPLITS)
         if self.recipe is not None:
             from foveal.recipes import get_recipe
 

@@ -1,5 +1,6 @@
-"""The typed, validated results every task returns, each with its JSON form (`to_dict`) and its one line of text
-(`summary`): what `foveal predict` prints and (later) the server answers.
+"""The typed, validated results every task returns, each with its JSON form (`to_dict`, `to_json`), its one line of
+text (`summary`) and its picture (`plot`, `save`, and the PNG a notebook shows): what `foveal predict` prints and
+(later) the server answers.
 
 Boxes are XYXY in absolute pixels of the original image, with the image size alongside; no bare dicts
 cross a module boundary.
@@ -7,10 +8,16 @@ cross a module boundary.
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 def rle(mask: np.ndarray) -> dict[str, Any]:
@@ -44,8 +51,45 @@ def describe_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {c}" for c, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "nothing"
 
 
+class Shown:
+    """What every result shares: JSON text, a picture on its image, saving either, and a notebook's view of it."""
+
+    source: str
+
+    def to_dict(self) -> dict:
+        raise NotImplementedError
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(**kwargs), indent=2)
+
+    def plot(self, image: Any = None) -> "Image.Image":
+        """The result drawn on `image` (a path, PIL image, uint8 array or tensor; default: the file it was made from)."""
+        from foveal.viz.results import draw
+
+        return draw(self, image)
+
+    def save(self, path: str | Path, image: Any = None) -> Path:
+        """Write the result: `.json` its to_dict, an image file (.png, .jpg) its plot."""
+        path = Path(path)
+        if path.suffix.lower() == ".json":
+            path.write_text(self.to_json())
+        else:
+            self.plot(image).save(path)
+        return path
+
+    def _repr_png_(self) -> bytes | None:
+        """A notebook shows the picture when the image it was made from can be read, else the text repr."""
+        import os
+
+        if not (self.source and os.path.isfile(self.source)):
+            return None
+        buffer = io.BytesIO()
+        self.plot().save(buffer, format="PNG")
+        return buffer.getvalue()
+
+
 @dataclass(frozen=True)
-class Classification:
+class Classification(Shown):
     """What one image shows: class probabilities, most likely first in `top`."""
 
     probs: np.ndarray  # (num_classes,) float32, sums to 1
@@ -87,7 +131,7 @@ class Classification:
 
 
 @dataclass(frozen=True)
-class Detections:
+class Detections(Shown):
     """Objects in one image: parallel arrays, boxes XYXY in absolute pixels of an image of `image_size`."""
 
     xyxy: np.ndarray  # (N, 4) float32
@@ -178,7 +222,7 @@ class Detections:
 
 
 @dataclass(frozen=True)
-class Segmentation:
+class Segmentation(Shown):
     """A class id for every pixel of an image of `image_size` (height, width)."""
 
     class_map: np.ndarray  # (H, W) int64

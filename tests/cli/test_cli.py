@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -139,3 +140,29 @@ def test_kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run(shared_data, 
     assert all(torch.equal(full["state_dict"][k], resumed["state_dict"][k]) for k in full["state_dict"])
     assert json.loads((tmp_path / "full" / "metrics.json").read_text())["accuracy"] == \
         json.loads((tmp_path / "killed" / "metrics.json").read_text())["accuracy"]
+
+
+def test_val_on_the_test_split_and_on_any_device(tmp_path, capsys):
+    """`foveal val --split test` scores the labelled test/ folder; `--device` is an option of val and predict, `auto`
+    by default; data without a test split is one line."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 12), ("val", 4), ("test", 6)):
+        for c, name in enumerate(("dark", "light")):
+            for i in range(n):
+                value = 40 + 150 * c + int(rng.integers(0, 20))
+                (tmp_path / "d" / split / name).mkdir(parents=True, exist_ok=True)
+                Image.new("L", (8, 8), value).save(tmp_path / "d" / split / name / f"{i}.png")
+    assert main(["-q", "train", "--model", "linear", "--data", str(tmp_path / "d"), "--epochs", "2",
+                 "--project", str(tmp_path), "--name", "lin"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "val", "--model", tmp_path / "lin", "--split", "test", "--device", "cpu",
+                       "--project", tmp_path, "--format", "json")
+    metrics = json.loads(out)
+    assert code == 0 and metrics["split"] == "test"
+    assert sum(c["support"] for c in metrics["per_class"].values()) == 12  # the 12 test images, not the 8 of val
+    code, out, _ = run(capsys, "val", "--model", tmp_path / "lin", "--project", tmp_path, "--format", "json")
+    assert sum(c["support"] for c in json.loads(out)["per_class"].values()) == 8
+    code, _, err = run(capsys, "val", "--model", tmp_path / "lin", "--data", "digits", "--split", "test")
+    assert code == 2 and "digits has no labelled test split" in err
+    code, _, err = run(capsys, "predict", "--model", tmp_path / "lin", str(tmp_path / "d" / "test"), "--device", "tpu")
+    assert code == 2 and "device must be" in err

@@ -90,6 +90,18 @@ def test_val_folder_preferred_over_test(tmp_path: Path) -> None:
     assert len(data.val) == 4 and all("/val/" in p for p in data.val.paths)
 
 
+def test_the_test_split_in_the_place_of_val(tmp_path: Path) -> None:
+    tree(tmp_path / "train")
+    tree(tmp_path / "val", n=2)
+    tree(tmp_path / "test", n=3)
+    data = load_path_data(tmp_path, split="test")
+    assert len(data.val) == 6 and all("/test/" in p for p in data.val.paths) and len(data.train) == 8
+    assert len(load_path_data(tmp_path).val) == 4  # val/ otherwise, from its own cache entry
+    write(tmp_path / "kaggle" / "test" / "unlabelled.png")
+    tree(tmp_path / "kaggle" / "train")
+    assert "has no labelled test split: expected" in error(load_path_data, tmp_path / "kaggle", split="test")
+
+
 def test_train_without_labelled_val_is_split(tmp_path: Path) -> None:
     tree(tmp_path / "train", n=5)
     write(tmp_path / "test" / "unlabelled.png")  # Kaggle-style test/ without class folders

@@ -21,7 +21,7 @@ SHAPES = dict(n_train=16, n_val=8)  # a few scenes: the point is the same number
 COMMON = dict(seed=0, amp="off", progress=False, exist_ok=True)
 RUNS = {  # name: (model, task, training settings)
     "classify": ("lenet", "classify", dict(data="digits", epochs=2, batch_size=64, optimizer="adamw", lr=3e-3,
-                                           schedule="cosine")),
+                                           schedule="cosine", weight_decay=0.0, normalize="unit")),
     "detect": ("fcos", "detect", dict(data="shapes", epochs=1, batch_size=4, pretrained=True)),
     "segment": ("unet", "segment", dict(data="shapes", epochs=1, batch_size=4, pretrained=True)),
     "instance": ("maskrcnn", "segment", dict(data="shapes", epochs=1, batch_size=4, pretrained=True)),

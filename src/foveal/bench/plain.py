@@ -12,7 +12,9 @@ import torch
 import torch.nn as nn
 
 # The tutorial's settings (its TinyVGG chapter): SGD lr 0.1, batch 32, 3 epochs, a test pass after every epoch.
-TUTORIAL = {"epochs": 3, "batch_size": 32, "optimizer": "sgd", "lr": 0.1}
+# the seed tutorial's recipe: plain SGD at a constant lr, ToTensor's [0, 1] inputs
+TUTORIAL = {"epochs": 3, "batch_size": 32, "optimizer": "sgd", "lr": 0.1, "momentum": 0.0, "weight_decay": 0.0,
+            "schedule": "constant", "normalize": "unit"}
 TV_CLASSES = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST", "cifar10": "CIFAR10"}
 
 

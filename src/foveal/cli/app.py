@@ -43,10 +43,10 @@ def train(
     model, data, task = settings.pop("model"), settings.pop("data"), settings.pop("task")
     overrides = {**parse_overrides(set_ or []), **{k: v for k, v in settings.items() if v is not None}}
     if resume:
-        m = Model(resume)
+        m = Model(resume, task=task)
         metrics = m.train(data=data, resume=resume, **overrides)
     else:
-        m = Model(model, task=task or "classify", **({"pretrained": True} if overrides.get("pretrained") else {}))
+        m = Model(model, task=task, **({"pretrained": True} if overrides.get("pretrained") else {}))
         metrics = m.train(data=data, config=config, **overrides)
     echo_lines(summary_lines(metrics))
     typer.echo(f"best weights: {m.checkpoint}")
@@ -63,12 +63,15 @@ def val(
     project: Annotated[str, Opt()] = "runs",
     name: Annotated[str, Opt()] = "val",
     format_: Annotated[str, Opt("--format", help="text or json.")] = "text",
+    device: Annotated[str, Opt(help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")] = "auto",
+    split: Annotated[str, Opt(help="val, or test where the data has a labelled one (test/ folders, a data.yaml's test:).")] = "val",
 ) -> None:
     """Evaluate a trained model (or an ensemble); writes metrics.json, the confusion matrix and image grids."""
     from foveal.api import Model
 
     metrics = Model(model).val(data=data, data_root=data_root, batch_size=batch_size, tta=tta, project=project,
-                               name=name, ensemble=more or [])
+                               name=name, ensemble=more or [], device=device,
+                               split=split)
     if format_ == "json":
         typer.echo(json.dumps(metrics, indent=2))
     else:
@@ -91,13 +94,14 @@ def predict(
     iou: Annotated[Optional[float], Opt(help="Detectors and instance segmenters: NMS overlap above which the weaker box is dropped (default 0.6).")] = None,
     classes: Annotated[Optional[str], Opt(help="Detectors: only these classes, comma-separated names or ids.")] = None,
     max_det: Annotated[Optional[int], Opt("--max-det", help="Detectors: at most this many boxes per image.")] = None,
+    agnostic_nms: Annotated[bool, Opt("--agnostic-nms", help="Detectors and instance segmenters: NMS across classes too (one box per object).")] = False,
     crop: Annotated[bool, Opt("--crop", help="Detectors: save each object as crops/<class>/<image>_<n>.jpg.")] = False,
     margin: Annotated[Optional[float], Opt(help="Detectors: --crop grows each box by this fraction of its size per side.")] = None,
     cutout: Annotated[Optional[str], Opt(help="Segmenters: save <image>_<CLASS>.png with everything but CLASS transparent.")] = None,
     pixel_size: Annotated[Optional[float], Opt("--pixel-size", help="Segmenters: the side of one pixel in mm; areas are also given in mm².")] = None,
     project: Annotated[str, Opt()] = "runs",
     name: Annotated[str, Opt()] = "predict",
-    device: Annotated[str, Opt()] = "cpu",
+    device: Annotated[str, Opt(help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")] = "auto",
 ) -> None:
     """Predict what images show (classifiers), where their objects are (detectors) or the class of every pixel
     (segmenters); unreadable files are reported and skipped. Several classification checkpoints: an ensemble."""
@@ -116,7 +120,7 @@ def predict(
         raise FovealError("which model? pass --model runs/<run>/best.pt, or --pretrained for ImageNet classes")
     else:
         m = Model(model or extra.pop(0))
-    options = dict(tta=tta or None, top_k=top_k, conf=conf, iou=iou, max_det=max_det, crop=crop or None,
+    options = dict(tta=tta or None, top_k=top_k, conf=conf, iou=iou, max_det=max_det, agnostic_nms=agnostic_nms or None, crop=crop or None,
                    margin=margin, cutout=cutout, pixel_size=pixel_size, ensemble=extra or None,
                    classes=[c.strip() for c in classes.split(",")] if classes else None)
     run = m.predict_run(images, save=save, project=project, name=name, device=device,

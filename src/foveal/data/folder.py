@@ -56,7 +56,7 @@ class _Plan:
 
 def load_path_data(
     path: str | Path, *, val_split: float | None = None, img_size: int | None = None, seed: int = 42,
-    cache_dir: str | Path | None = None, max_size: int | None = None,
+    cache_dir: str | Path | None = None, max_size: int | None = None, split: str = "val",
 ) -> DataSplits:
     """Read an image data set from a folder or CSV into uint8 tensors, cached on disk. Without img_size the images
     keep the most common size, shrunk to at most max_size x max_size."""
@@ -67,11 +67,12 @@ def load_path_data(
         raise FovealError(f"val_split must lie strictly between 0 and 1; got {val_split!r}")
     if img_size is not None and (isinstance(img_size, bool) or not isinstance(img_size, int) or img_size < 1):
         raise FovealError(f"img_size must be a positive whole number of pixels; got {img_size!r}")
-    plan = _plan(root.resolve())
+    plan = _plan(root.resolve(), split)
     if val_split is not None and all(g.split != "all" for g in plan.groups):
         plan.notes.append(f"val_split={val_split} ignored: the data set has its own validation folder")
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in plan.name)[:40]
-    args = {"base": str(plan.base), "img_size": img_size, "val_split": val_split, "seed": seed, "max_size": max_size}
+    args = {"base": str(plan.base), "img_size": img_size, "val_split": val_split, "seed": seed, "max_size": max_size,
+            **({"split": split} if split != "val" else {})}
     cache_file = cache_root(cache_dir) / f"{stem}-{source_key(plan.base, plan.files, args)}.pt"
     cached = load_splits(cache_file)
     if cached is not None:
@@ -102,8 +103,12 @@ def _pick(dirs: list[Path], names: tuple[str, ...]) -> Path | None:
     return next((d for name in names for d in dirs if d.name.lower() == name), None)
 
 
-def _plan(root: Path) -> _Plan:
-    """Find the layout and list its files, without opening any image."""
+def _plan(root: Path, split: str = "val") -> _Plan:
+    """Find the layout and list its files, without opening any image; `split="test"` takes the labelled test/ folder
+    as the held-out split."""
+    if split != "val" and not (root.is_dir() and _pick(_subdirs(root), ("train",))):
+        raise FovealError(f"a labelled {split} split needs root/train/<class>/* beside root/{split}/<class>/*; "
+                          f"{root} has no train/ folder")
     if root.is_file():
         if root.suffix.lower() != ".csv":
             raise FovealError(f"expected an image folder or a .csv of filename,label; got the file {root}")
@@ -113,6 +118,10 @@ def _plan(root: Path) -> _Plan:
     if train is not None and _subdirs(train):
         test = _pick(dirs, ("test",))  # Kaggle's test/ of unlabelled images is not a validation split
         held_out = _pick(dirs, _VAL_DIRS) or (test if test is not None and _subdirs(test) else None)
+        if split == "test":
+            if test is None or not _subdirs(test):
+                raise FovealError(f"{root} has no labelled test split: expected {root}/test/<class>/* images")
+            held_out = test
         plan = _Plan(root.name, root, [], [])
         _add_tree(plan, train, "train" if held_out else "all")
         if held_out is None:

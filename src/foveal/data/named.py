@@ -17,7 +17,7 @@ from foveal.errors import FovealError
 
 log = logging.getLogger("foveal")
 
-Loader = Callable[..., DataSplits]  # loader(root=, val_split=, seed=) -> DataSplits
+Loader = Callable[..., DataSplits]  # loader(root=, val_split=, seed=[, split=]) -> DataSplits
 
 
 @dataclass(frozen=True)
@@ -28,16 +28,18 @@ class DatasetInfo:
     shape: str
     offline: bool  # available with no network and no --data-root
     load: Loader
+    test: bool = False  # has a labelled test split: its loader takes split="test" and returns it as the val split
 
 
 _DATASETS: dict[str, DatasetInfo] = {}
 
 
-def register_dataset(name: str, description: str, num_classes: int, shape: str, offline: bool = False):
+def register_dataset(name: str, description: str, num_classes: int, shape: str, offline: bool = False,
+                     test: bool = False):
     def wrap(load: Loader) -> Loader:
         if name in _DATASETS:
             raise ValueError(f"data set name {name!r} is already registered")
-        _DATASETS[name] = DatasetInfo(name, description, num_classes, shape, offline, load)
+        _DATASETS[name] = DatasetInfo(name, description, num_classes, shape, offline, load, test)
         return load
 
     return wrap
@@ -92,14 +94,15 @@ def _torchvision_split(name: str, cls_name: str, root: Path, train: bool) -> tup
 
 
 def _torchvision_loader(name: str, cls_name: str) -> Loader:
-    def load(*, root: str | Path | None = None, val_split: float | None = None, seed: int = 42) -> DataSplits:
+    def load(*, root: str | Path | None = None, val_split: float | None = None, seed: int = 42,
+             split: str = "val") -> DataSplits:
         if root is not None and name.startswith("cifar") and (Path(root) / "train").is_dir():
             from foveal.data.folder import load_path_data  # an image-folder copy (e.g. CIFAR-10 as JPEG files)
 
-            return load_path_data(root, val_split=val_split, seed=seed)
+            return load_path_data(root, val_split=val_split, seed=seed, split=split)
         tv_root = torchvision_root(name, root)
         x, y, classes = _torchvision_split(name, cls_name, tv_root, train=True)
-        if val_split is not None:  # hold out part of train; the test split stays untouched
+        if val_split is not None and split == "val":  # hold out part of train; the test split stays untouched
             train, val = split_off(ImageSet(x, y, classes), val_split, seed)
         else:
             train = ImageSet(x, y, classes)
@@ -116,7 +119,7 @@ for _name, _cls, _desc, _n, _shape in [
     ("cifar10", "CIFAR10", "tiny colour photos, 50,000 train + 10,000 test", 10, "3x32x32"),
     ("cifar100", "CIFAR100", "tiny colour photos in 100 classes, 50,000 train + 10,000 test", 100, "3x32x32"),
 ]:
-    register_dataset(_name, _desc, _n, _shape)(_torchvision_loader(_name, _cls))
+    register_dataset(_name, _desc, _n, _shape, test=True)(_torchvision_loader(_name, _cls))
 
 
 # --- offline data sets --------------------------------------------------------------------------------------

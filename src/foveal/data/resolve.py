@@ -23,28 +23,32 @@ def load_data(
     seed: int = 42,
     fraction: float = 1.0,
     max_size: int | None = None,
+    split: str = "val",
 ) -> DataSplits:
     """A named data set (`fashion-mnist`, `digits`, ...) or a path (image-folder tree, CSV + images); with
     `fraction` < 1, a stratified part of the training split (the validation split stays whole). Without img_size
-    images keep their size, shrunk to at most max_size x max_size."""
-    data = _load(str(spec), root, val_split, img_size, seed, max_size)
+    images keep their size, shrunk to at most max_size x max_size. `split="test"`: the labelled test split in the
+    place of the validation split."""
+    data = _load(str(spec), root, val_split, img_size, seed, max_size, split)
     if fraction < 1:
         _, part = split_off(data.train, fraction, seed)
         data = DataSplits(data.name, part, data.val, data.notes + [f"training on {len(part)} of {len(data.train)} images"])
     return data
 
 
-def _load(spec: str, root, val_split, img_size, seed, max_size) -> DataSplits:
+def _load(spec: str, root, val_split, img_size, seed, max_size, split) -> DataSplits:
     info = get_dataset(spec)
     if info is not None:
-        data = info.load(root=root, val_split=val_split, seed=seed)
+        if split != "val" and not info.test:
+            raise FovealError(f"{info.name} has no labelled {split} split; evaluate its validation split (--split val)")
+        data = info.load(root=root, val_split=val_split, seed=seed, **({"split": split} if info.test else {}))
         if not img_size and max_size and max(data.train.size) > max_size:
             img_size = max_size
         return resize_splits(data, img_size) if img_size else data
     if Path(spec).exists():
         from foveal.data.folder import load_path_data
 
-        return load_path_data(spec, val_split=val_split, img_size=img_size, seed=seed, max_size=max_size)
+        return load_path_data(spec, val_split=val_split, img_size=img_size, seed=seed, max_size=max_size, split=split)
     if _looks_like_path(spec):
         raise FovealError(f"data path not found: {spec}")
     raise unknown_name("data set", spec, [d.name for d in list_datasets()])

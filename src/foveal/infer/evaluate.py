@@ -20,14 +20,16 @@ from foveal.models.card import ModelCard
 
 def evaluate_checkpoints(
     checkpoints: list[str | Path], task_of: Callable[[ModelCard], Any], *, data: str | Path | None = None, data_root: str | Path | None = None,
-    project: str | Path | None = "runs", name: str = "val", batch_size: int | None = None, device: str = "cpu",
-    tta: bool | None = None,
+    project: str | Path | None = "runs", name: str = "val", batch_size: int | None = None, device: str = "auto",
+    tta: bool | None = None, split: str = "val",
 ) -> tuple[dict[str, Any], Path | None]:
     """Metrics of one checkpoint, or of several averaged (an ensemble: the mean of their probabilities), on the data
-    the first was trained on unless `data` is given. Each model sees the data with its own run's preprocessing."""
+    the first was trained on unless `data` is given, its validation split or (`split="test"`) its labelled test split.
+    Each model sees the data with its own run's preprocessing."""
     outs, first, same = [], None, {}
     for checkpoint in checkpoints:
-        task, out, val, splits, cfg = _evaluate_one(checkpoint, task_of, data, data_root, batch_size, device, tta, same)
+        task, out, val, splits, cfg = _evaluate_one(checkpoint, task_of, data, data_root, batch_size, device, tta,
+                                                    {**same, "split": split})
         if len(checkpoints) > 1 and not task.ensembles:
             raise FovealError(f"ensembles of {task.name} models are not supported; evaluate one checkpoint at a time")
         # every member is scored on the first one's validation images (the same data, split with the same seed)
@@ -41,7 +43,7 @@ def evaluate_checkpoints(
     task, _, val, splits = first
     out = outs[0] if len(outs) == 1 else task.combine(outs)
     metrics = {"task": task.card.task, "model": task.card.model if len(outs) == 1 else f"ensemble of {len(outs)}",
-               "data": splits.name, **out.metrics}
+               "data": splits.name, "split": split, **out.metrics}
     run_dir = None
     if project is not None:
         run_dir = new_run_dir(project, name)

@@ -109,7 +109,7 @@ class CheckpointPredictor:
 
     task, kind = "", ""  # the card's task and what to call the model in the error
 
-    def __init__(self, model, card, device: str = "cpu", batch_size: int = 8) -> None:
+    def __init__(self, model, card, device: str = "auto", batch_size: int = 8) -> None:
         from foveal.engine.device import select_device
 
         if card.task != self.task:
@@ -119,7 +119,7 @@ class CheckpointPredictor:
         self.model = model.to(self.device).eval()
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu"):
+    def from_checkpoint(cls, path: str | Path, device: str = "auto"):
         from foveal.engine.checkpoint import load_model
 
         model, card, _ = load_model(path)

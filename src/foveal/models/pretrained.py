@@ -32,6 +32,11 @@ OFFLINE_PRETRAINED = LITE0  # the model --pretrained means when none is named: i
 
 
 @lru_cache(maxsize=1)
+def ships_offline(name: str) -> bool:
+    """Whether `name`'s ImageNet weights are on this machine without a download (an installed weights package)."""
+    return name == LITE0 and lite0_package_file() is not None
+
+
 def imagenet_classes() -> tuple[str, ...]:
     """The 1,000 ImageNet-1k class names, short form ("tabby", "espresso"), in the order of the logits."""
     from timm.data import ImageNetInfo

@@ -1,4 +1,5 @@
-"""The seed models of the classic tutorial: linear, mlp, tinyvgg, lenet."""
+"""The seed models of the classic tutorial: linear, mlp, tinyvgg, lenet. Their inputs are standardised with the data's
+mean and std by default; the tutorial's ToTensor scaling is `--normalize unit`."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ def _flat_size(in_channels: int, img_size: tuple[int, int]) -> int:
     return in_channels * img_size[0] * img_size[1]
 
 
-@register_model("linear", normalize="unit", description="Flatten, Linear to `hidden` units, Linear to the classes (no activation)")
+@register_model("linear", description="Flatten, Linear to `hidden` units, Linear to the classes (no activation)")
 def linear(*, num_classes: int, in_channels: int, img_size: tuple[int, int], hidden: int | None = None) -> nn.Module:
     hidden = hidden or 10
     return nn.Sequential(nn.Flatten(), nn.Linear(_flat_size(in_channels, img_size), hidden), nn.Linear(hidden, num_classes))
 
 
-@register_model("mlp", normalize="unit", description="Flatten, Linear + ReLU, Linear + ReLU (a ReLU after each Linear, as in the tutorial)")
+@register_model("mlp", description="Flatten, Linear + ReLU, Linear + ReLU (a ReLU after each Linear, as in the tutorial)")
 def mlp(*, num_classes: int, in_channels: int, img_size: tuple[int, int], hidden: int | None = None) -> nn.Module:
     hidden = hidden or 10
     return nn.Sequential(
@@ -62,7 +63,7 @@ class TinyVGG(FeaturesHead):
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(hidden * h * w, num_classes))
 
 
-@register_model("tinyvgg", normalize="unit", description="TinyVGG: two blocks of two 3x3 conv + ReLU + max-pool, linear head")
+@register_model("tinyvgg", description="TinyVGG: two blocks of two 3x3 conv + ReLU + max-pool, linear head")
 def tinyvgg(*, num_classes: int, in_channels: int, img_size: tuple[int, int], hidden: int | None = None) -> nn.Module:
     return TinyVGG(num_classes=num_classes, in_channels=in_channels, img_size=img_size, hidden=hidden or 10)
 
@@ -82,6 +83,6 @@ class LeNet(FeaturesHead):
         )
 
 
-@register_model("lenet", normalize="unit", description="LeNet: conv 6 and 12 filters 5x5 with max-pool, fc 120 and 60")
+@register_model("lenet", description="LeNet: conv 6 and 12 filters 5x5 with max-pool, fc 120 and 60")
 def lenet(*, num_classes: int, in_channels: int, img_size: tuple[int, int], hidden: int | None = None) -> nn.Module:
     return LeNet(num_classes=num_classes, in_channels=in_channels, img_size=img_size)

@@ -26,6 +26,8 @@ class Task:
     pretrained_model = ""  # the one with --pretrained, where it differs
     defaults: dict[str, Any] = {}  # training settings over TrainConfig's own (optimizer, lr, schedule, batch size)
     ensembles = False  # whether `combine` averages several models' evaluations
+    families: tuple[str, ...] = ()  # the model names built on a timm backbone (--backbone)
+    default_backbone = ""  # the families' backbone when --backbone is not given
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
         self.cfg, self.card, self.device = cfg, card, device
@@ -37,6 +39,16 @@ class Task:
         return False
 
     # --- what a run starts from (its own): load_data, eval_split, make_card, initial_model -----------------------
+
+    @classmethod
+    def pretrained_by_default(cls, cfg: TrainConfig) -> bool:
+        """Whether a run that does not say starts from pretrained weights: a family whose backbone's ImageNet weights
+        ship offline does; weights that would need a download never start by default."""
+        if cfg.model not in cls.families:
+            return False
+        from foveal.models.pretrained import ships_offline
+
+        return ships_offline(cfg.backbone or cls.default_backbone)
 
     def before_training(self, model: nn.Module, data) -> None:
         """Work on the starting model before the first epoch (fitting a layer to the data)."""

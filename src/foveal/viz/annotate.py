@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from foveal.types import Classification
+if TYPE_CHECKING:
+    from foveal.types import Classification
+
 
 MIN_SHORT_SIDE = 224
 

@@ -7,14 +7,17 @@ import colorsys
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
 
-from foveal.types import Detections
 from foveal.viz.annotate import _font, to_pil, upscale
+
+if TYPE_CHECKING:
+    from foveal.types import Detections
 
 SHOW_CONF = 0.25  # boxes below this confidence are left out of drawings
 

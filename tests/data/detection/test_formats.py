@@ -82,3 +82,19 @@ def test_load_detection_decodes_coco128_and_shrinks_big_images(coco128):
     i = next(i for i, p in enumerate(data.train.paths) if p.endswith("000000000009.jpg"))
     assert data.train.images[i].shape[-2:] == (240, 320)
     np.testing.assert_allclose(data.train.boxes[i][0].numpy(), (np.array([1.08, 187.69, 612.67, 473.53]) / 2), atol=0.05)
+
+
+def test_a_data_yaml_test_split_in_the_place_of_val(tmp_path):
+    for split, n in (("train", 2), ("test", 3)):
+        (tmp_path / "images" / split).mkdir(parents=True)
+        (tmp_path / "labels" / split).mkdir(parents=True)
+        for i in range(n):
+            Image.new("RGB", (64, 48)).save(tmp_path / "images" / split / f"{i}.jpg")
+            (tmp_path / "labels" / split / f"{i}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/train\ntest: images/test\n"
+                                        "names: [cat]\n")
+    data = load_detection(tmp_path / "data.yaml", split="test")
+    assert len(data.train) == 2 and len(data.val) == 3 and all("/test/" in p for p in data.val.paths)
+    (tmp_path / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/train\nnames: [cat]\n")
+    with pytest.raises(FovealError, match="has no test split"):
+        load_detection(tmp_path / "data.yaml", split="test")

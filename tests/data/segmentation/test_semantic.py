@@ -55,6 +55,17 @@ def test_camvid_layout_maps_void_to_ignore(tmp_path):
     assert (m[_ids(1, n=12) == 11] == IGNORE).all() and m.max() == IGNORE and (m[m != IGNORE] < 11).all()
 
 
+def test_camvid_test_split_in_the_place_of_val(tmp_path):
+    for split, n in (("train", 2), ("val", 1), ("test", 3)):
+        for i in range(n):
+            _pair(tmp_path / split, tmp_path / f"{split}annot", f"{split}{i}", _ids(i, n=12))
+    splits = load_semantic(tmp_path, split="test")
+    assert len(splits.val) == 3 and all("/test/" in p for p in splits.val.paths)
+    assert len(load_semantic(tmp_path).val) == 1
+    with pytest.raises(FovealError, match="shapes has no test split"):
+        load_semantic("shapes", split="test")
+
+
 def test_voc_palette_pngs_and_their_255_borders(tmp_path):
     ids = _ids(2, n=21)
     ids[0, :] = 255  # VOC's object borders

@@ -110,6 +110,33 @@ def test_predict_filters_classes_and_counts(trained):
     assert all(len(d) <= 1 for d in one)
 
 
+def test_class_agnostic_nms_keeps_one_box_per_object(trained, tmp_path):
+    from torchvision.ops import box_iou
+
+    from foveal.tasks.detect.predict import class_agnostic
+
+    two = Detections(np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 60, 60]]), np.array([0.5, 0.9, 0.4]),
+                     np.array([0, 1, 1]), ("a", "b"), (64, 64))
+    kept = class_agnostic(two, iou=0.5)  # the two overlapping boxes of different classes: the more confident stays
+    assert kept.class_id.tolist() == [1, 1] and kept.confidence.tolist() == pytest.approx([0.9, 0.4])
+    m, _ = trained
+    val = shapes_detection(n_train=1, n_val=20, seed=3).val
+    # a low threshold brings out a shape's second-best class; the agnostic option removes it
+    per_class = foveal.Model(m.checkpoint).predict(list(_save(val.images, tmp_path)), conf=0.01)
+    agnostic = foveal.Model(m.checkpoint).predict(list(_save(val.images, tmp_path)), conf=0.01, agnostic_nms=True)
+    assert sum(len(d) for d in agnostic) < sum(len(d) for d in per_class)
+    for d in agnostic:
+        overlap = box_iou(torch.from_numpy(d.xyxy), torch.from_numpy(d.xyxy)).fill_diagonal_(0)
+        assert (overlap <= NMS_IOU + 1e-6).all()
+
+
+def _save(images, folder):
+    for i, image in enumerate(images):
+        path = folder / f"scene{i}.png"
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(path)
+        yield path
+
+
 def test_detection_card_and_errors(tmp_path):
     from foveal.config import TrainConfig
     from foveal.errors import FovealError

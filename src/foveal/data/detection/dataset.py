@@ -96,16 +96,22 @@ def shapes_detection(n_train: int = 600, n_val: int = 150, size: int = SHAPES_SI
                            [f"synthetic shapes: {n_train} train / {n_val} val scenes of {size}x{size}, 1-4 objects, seed {seed}"])
 
 
-def load_detection(spec: str | Path, *, max_size: int | None = None, seed: int = 0, masks: bool = False) -> DetectionSplits:
+def load_detection(spec: str | Path, *, max_size: int | None = None, seed: int = 0, masks: bool = False,
+                   split: str = "val") -> DetectionSplits:
     """`shapes` or a YOLO data.yaml / COCO JSON / VOC folder, decoded into memory; with `masks`, each object's mask too
-    (instance segmentation)."""
+    (instance segmentation); `split="test"`: the data's test split (a data.yaml's `test:`) in the place of val."""
     from foveal.data.detection.formats import read_boxes
 
     if str(spec) == "shapes":
+        if split != "val":
+            raise FovealError(f"shapes has no {split} split; evaluate its validation split (--split val)")
         return shapes_detection(seed=seed, masks=masks)
     splits = read_boxes(spec)
     train_boxes = splits["train"]
-    val_boxes = splits.get("val", train_boxes)
+    if split != "val" and split not in splits:
+        raise FovealError(f"{spec} has no {split} split (a data.yaml names it as `{split}:`); it has "
+                          f"{', '.join(splits)}")
+    val_boxes = splits.get(split, train_boxes)
     if val_boxes.classes != train_boxes.classes:
         raise FovealError(f"{spec}: train and val have different class lists")
     if masks and not any(it.segments for it in train_boxes.items):

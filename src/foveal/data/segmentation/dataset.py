@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from foveal.data.segmentation.semantic import MaskSet, MaskSplits, read_semantic
+from foveal.errors import FovealError
 
 SHAPES_SIZE = 96
 
@@ -39,7 +40,10 @@ def shapes_semantic(n_train: int = 600, n_val: int = 150, size: int = SHAPES_SIZ
 
 
 def load_semantic(spec: str | Path, *, max_size: int | None = None, val_split: float | None = None,
-                  seed: int = 0) -> MaskSplits:
+                  seed: int = 0, split: str = "val") -> MaskSplits:
     if str(spec) == "shapes":
+        if split != "val":
+            raise FovealError(f"shapes has no {split} split; evaluate its validation split (--split val)")
         return shapes_semantic(seed=seed)
-    return read_semantic(spec, max_size=max_size, val_split=0.2 if val_split is None else val_split, seed=seed)
+    return read_semantic(spec, max_size=max_size, val_split=0.2 if val_split is None else val_split, seed=seed,
+                         split=split)

@@ -117,11 +117,13 @@ def find_pairs(root: Path) -> tuple[str, dict[str, Pairs]]:
         masks = _mask_dir(base)
         if (base / "images").is_dir() and masks is not None:
             splits = {"train": _pair(base / "images", masks)}
-            for v in ("val", "valid", "test"):
+            for v in ("val", "valid", "test"):  # the first is the val split (test/ only when there is no other)
                 vm = _mask_dir(root / v) if (root / v).is_dir() else None
                 if vm is not None and (root / v / "images").is_dir():
-                    splits["val"] = _pair(root / v / "images", vm)
-                    break
+                    pairs = _pair(root / v / "images", vm)
+                    splits.setdefault("val", pairs)
+                    if v == "test":
+                        splits["test"] = pairs
             return "folder", splits
     raise FovealError(f"{root}: expected a segmentation folder: images/ beside masks/ (or labels/), CamVid's "
                       f"train/ + trainannot/, or VOC's JPEGImages/ + SegmentationClass/")
@@ -200,13 +202,18 @@ def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def read_semantic(root: str | Path, *, max_size: int | None = None, val_split: float = 0.2,
-                  seed: int = 0) -> MaskSplits:
+                  seed: int = 0, split: str = "val") -> MaskSplits:
     """A semantic segmentation folder decoded into memory (train and val; without a val split, `val_split` of the
-    images held out by a seeded shuffle)."""
+    images held out by a seeded shuffle); `split="test"`: its test split in the place of val."""
     root = Path(root)
     if not root.is_dir():
         raise FovealError(f"data path not found: {root}")
     layout, pairs = find_pairs(root)
+    if split != "val":
+        if split not in pairs:
+            raise FovealError(f"{root} has no labelled {split} split (CamVid's {split}/ + {split}annot/, or "
+                              f"{split}/images/ + {split}/masks/); it has {', '.join(pairs)}")
+        pairs = {"train": pairs["train"], "val": pairs[split]}
     classes, palette = read_classes(root, layout)
     decoded = {s: decode_pairs(p, classes, palette, layout, max_size) for s, p in pairs.items() if s in ("train", "val")}
     notes = [n for d in decoded.values() for n in d[3]]

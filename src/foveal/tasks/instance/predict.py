@@ -41,8 +41,8 @@ class InstancePredictor(DetectPredictor):
 
 def instance_sources(checkpoint: Path, sources: list[str | Path], *, save: bool = False, cutout: str | None = None,
                      pixel_size: float | None = None, conf: float = DEFAULT_CONF, iou: float = DEFAULT_IOU,
-                     max_det: int | None = None, project: str | Path = "runs", name: str = "predict",
-                     device: str = "cpu") -> PredictRun:
+                     max_det: int | None = None, agnostic_nms: bool = False, project: str | Path = "runs",
+                     name: str = "predict", device: str = "auto") -> PredictRun:
     """An instance segmenter over image files, folders and video files, keeping objects at least `conf` confident (NMS
     at `iou`, at most `max_det`); with `save`, images with each object's mask tinted and outlined in its class colour,
     box and label (<stem>.png) and drawn videos (<stem>.mp4); with `cutout` (a class name), <stem>_<class>.png with
@@ -57,7 +57,7 @@ def instance_sources(checkpoint: Path, sources: list[str | Path], *, save: bool 
     keep = class_id(predictor.card.classes, cutout)
     folder = output_folder(project, name) if save or cutout else None
     stills, videos = split_videos(sources)
-    kw = dict(conf=conf, iou=iou, max_det=max_det)
+    kw = dict(conf=conf, iou=iou, max_det=max_det, agnostic_nms=agnostic_nms)
     run = PredictRun(folder=folder, options={"pixel_size": pixel_size}, lines=text_lines)
     if stills:
         run.images, images, run.failed = predictor.predict(stills, **kw)

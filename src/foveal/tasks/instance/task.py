@@ -66,7 +66,7 @@ class InstanceTask(DetectTask):
     def load_data(cfg: TrainConfig) -> DetectionSplits:
         from foveal.data.detection.dataset import load_detection
 
-        return load_detection(cfg.data, max_size=cfg.img_size, seed=cfg.seed, masks=True)
+        return load_detection(cfg.data, max_size=cfg.img_size, seed=cfg.seed, masks=True, split=cfg.split)
 
     def val_loader(self, data: DetectionSet) -> DetectionLoader:
         return DetectionLoader(data, min(self.cfg.eval_batch_size, EVAL_BATCH), device=self.device)

@@ -85,7 +85,7 @@ def check_pixel_size(pixel_size: float | None) -> None:
 
 def segment_sources(checkpoint: Path, sources: list[str | Path], *, save: bool = False, cutout: str | None = None,
                     pixel_size: float | None = None, project: str | Path = "runs", name: str = "predict",
-                    device: str = "cpu") -> PredictRun:
+                    device: str = "auto") -> PredictRun:
     """A segmenter over image files, folders and video files; with `save`, overlays with a legend (<stem>.png) and
     drawn videos (<stem>.mp4); with `cutout`, <stem>_<class>.png with everything else transparent. `pixel_size`
     (the side of one pixel in mm) goes into the run's JSON and text as areas in mm²."""

@@ -17,6 +17,7 @@ from foveal.config import TrainConfig
 from foveal.data.segmentation.loader import MaskLoader, train_transform
 from foveal.data.segmentation.semantic import IGNORE, MaskSet, MaskSplits
 from foveal.models.card import ModelCard
+from foveal.models.segmentation import DEFAULT_ENCODER
 from foveal.tasks.base import Task, build_task_model, checked_val
 from foveal.tasks.segment.predict import segment_sources
 from foveal.types import Segmentation
@@ -57,6 +58,8 @@ class SegmentTask(Task):
     name = card_task = "segment"
     fitness_key = "miou"
     default_model = "unet"
+    families = ("unet",)
+    default_backbone = DEFAULT_ENCODER
     # AdamW with a cosine decay, the usual recipe for a U-Net on a pretrained encoder
     defaults = {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "schedule": "cosine", "warmup_epochs": 0.5,
                 "batch_size": 8}
@@ -74,20 +77,19 @@ class SegmentTask(Task):
     def load_data(cfg: TrainConfig) -> MaskSplits:
         from foveal.data.segmentation.dataset import load_semantic
 
-        return load_semantic(cfg.data, max_size=cfg.img_size and 2 * cfg.img_size, val_split=cfg.val_split, seed=cfg.seed)
+        return load_semantic(cfg.data, max_size=cfg.img_size and 2 * cfg.img_size, val_split=cfg.val_split, seed=cfg.seed,
+                             split=cfg.split)
 
     @staticmethod
     def eval_split(splits, card):
         return checked_val(splits, card)
 
-    @staticmethod
-    def make_card(cfg: TrainConfig, data: MaskSplits) -> ModelCard:
-        from foveal.models.segmentation import DEFAULT_ENCODER
-
+    @classmethod
+    def make_card(cls, cfg: TrainConfig, data: MaskSplits) -> ModelCard:
         size = input_size(cfg, data)
         kwargs: dict[str, Any] = {}
-        if cfg.model == "unet":
-            kwargs["backbone"] = cfg.backbone or DEFAULT_ENCODER
+        if cfg.model in cls.families:
+            kwargs["backbone"] = cfg.backbone or cls.default_backbone
         elif cfg.backbone:
             from foveal.errors import FovealError
 
@@ -95,11 +97,11 @@ class SegmentTask(Task):
         return ModelCard("segment", cfg.model, data.classes, 3, (size, size), IMAGENET_MEAN, IMAGENET_STD,
                          model_kwargs=kwargs, augmented=cfg.augment is not False)
 
-    @staticmethod
-    def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
+    @classmethod
+    def initial_model(cls, cfg: TrainConfig, card: ModelCard) -> nn.Module:
         """The segmenter; --pretrained gives the U-Net its encoder's ImageNet weights and a torchvision model its
         COCO (VOC labels) weights; --weights loads a local file over it."""
-        return build_task_model(cfg, card, ("unet",))
+        return build_task_model(cfg, card, cls.families)
 
     def before_training(self, model: nn.Module, data: MaskSplits) -> None:
         pass

@@ -1,0 +1,71 @@
+"""The settings a person gets without flags: the task follows the model, detectors and segmenters start from the
+offline ImageNet backbone, and each task's defaults train a good model in the documented number of epochs."""
+
+import json
+
+import pytest
+
+import foveal
+from foveal.cli import main
+from foveal.errors import FovealError
+
+
+@pytest.mark.parametrize("name, task, card_task", [("fcos", "detect", "detect"), ("unet", "segment", "segment"),
+                                                   ("maskrcnn", "instance", "segment"), ("lenet", "classify", "classify")])
+def test_the_task_follows_the_model(name, task, card_task):
+    m = foveal.Model(name)
+    assert m.task_type.name == task and m.task == card_task
+
+
+def test_a_task_that_contradicts_the_model_is_one_line(capsys):
+    with pytest.raises(FovealError, match="fcos is a detect model; task 'classify' contradicts it"):
+        foveal.Model("fcos", task="classify")
+    assert main(["train", "--model", "fcos", "--task", "classify", "--data", "shapes"]) == 2
+    assert "contradicts it" in capsys.readouterr().err
+    assert foveal.Model("maskrcnn", task="segment").task_type.name == "instance"  # the card's name for it
+    assert foveal.Model(task="detect").name == "fcos"  # a task alone picks its default model
+
+
+def test_a_checkpoint_of_another_task_is_refused(tmp_path, capsys):
+    m = foveal.Model("lenet")
+    m.train(data="digits", epochs=1, project=str(tmp_path), name="c", progress=False)
+    with pytest.raises(FovealError, match="holds a classify model"):
+        foveal.Model(m.checkpoint, task="detect")
+    code = main(["train", "--resume", str(m.run_dir), "--task", "detect", "--data", "shapes"])
+    err = capsys.readouterr().err
+    assert code == 2 and "holds a classify model" in err and "Traceback" not in err
+
+
+def test_detectors_and_segmenters_start_from_the_offline_backbone():
+    assert foveal.Model("fcos").config(data="shapes").pretrained is True
+    assert foveal.Model("unet").config(data="shapes").pretrained is True
+    assert foveal.Model("maskrcnn").config(data="shapes").pretrained is True
+    # from scratch when asked, and never a download by default
+    assert foveal.Model("fcos").config(data="shapes", pretrained=False).pretrained is False
+    assert foveal.Model("fcos").config(data="shapes", weights="none").pretrained is False
+    assert foveal.Model("fcos").config(data="shapes", backbone="resnet18").pretrained is False
+    assert foveal.Model("fasterrcnn_mobilenet_v3_large_320_fpn").config(data="shapes").pretrained is False
+    assert foveal.Model("lenet").config().pretrained is False
+
+
+@pytest.mark.slow
+def test_classification_defaults_train_lenet_on_digits(tmp_path, capsys):
+    """The issue's figure: `foveal train --model lenet --data digits --epochs 3` reaches at least 90%."""
+    assert main(["-q", "train", "--model", "lenet", "--data", "digits", "--epochs", "3", "--project", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "lenet" / "metrics.json").read_text())["accuracy"] >= 0.90
+
+
+@pytest.mark.slow
+def test_detection_defaults_reach_map50_of_0_9_in_10_epochs(tmp_path):
+    """The issue's figure: `foveal train --task detect --data shapes --epochs 10` (no other flag) reaches mAP@.5 0.9."""
+    assert main(["-q", "train", "--task", "detect", "--data", "shapes", "--epochs", "10", "--project", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "fcos" / "metrics.json").read_text())
+    assert metrics["map50"] >= 0.9, metrics
+
+
+@pytest.mark.slow
+def test_segmentation_defaults_reach_miou_of_0_85_in_10_epochs(tmp_path):
+    """The issue's figure: `foveal train --task segment --data shapes --epochs 10` (no other flag) reaches mIoU 0.85."""
+    assert main(["-q", "train", "--task", "segment", "--data", "shapes", "--epochs", "10", "--project", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "unet" / "metrics.json").read_text())
+    assert metrics["miou"] >= 0.85, metrics
