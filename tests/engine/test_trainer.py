@@ -170,10 +170,10 @@ def test_resume_refuses_another_task_or_class_count(tmp_path, digits):
 def test_normalize_defaults_to_the_models_and_can_be_overridden(tmp_path, digits):
     from foveal.models.card import ModelCard
 
-    seed = ModelCard.from_dict(load_checkpoint(fit(tmp_path, digits, name="u", epochs=1).last)["card"])
-    assert seed.mean == (0.0,) and seed.std == (1.0,)  # the tutorial's ToTensor scaling
-    data = ModelCard.from_dict(load_checkpoint(fit(tmp_path, digits, name="d", epochs=1, normalize="dataset").last)["card"])
-    assert data.mean == pytest.approx(digits.train.mean_std()[0]) and data.std != (1.0,)
+    seed = ModelCard.from_dict(load_checkpoint(fit(tmp_path, digits, name="d", epochs=1).last)["card"])
+    assert seed.mean == pytest.approx(digits.train.mean_std()[0]) and seed.std != (1.0,)  # standardised by default
+    unit = ModelCard.from_dict(load_checkpoint(fit(tmp_path, digits, name="u", epochs=1, normalize="unit").last)["card"])
+    assert unit.mean == (0.0,) and unit.std == (1.0,)  # the tutorial's ToTensor scaling
 
 
 def test_augment_translate_and_flip_settings_reach_the_loader(tmp_path, digits):
