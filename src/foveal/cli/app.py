@@ -69,13 +69,14 @@ def val(
     """Evaluate a trained model (or an ensemble); writes metrics.json, the confusion matrix and image grids."""
     from foveal.api import Model
 
-    metrics = Model(model).val(data=data, data_root=data_root, batch_size=batch_size, tta=tta, project=project,
-                               name=name, ensemble=more or [], device=device,
-                               split=split)
+    m = Model(model)
+    metrics = m.val(data=data, data_root=data_root, batch_size=batch_size, tta=tta, project=project, name=name,
+                    ensemble=more or [], device=device, split=split)
     if format_ == "json":
         typer.echo(json.dumps(metrics, indent=2))
     else:
         echo_lines(summary_lines(metrics, per_class=True))
+    typer.echo(f"results in {m.val_dir}", err=format_ == "json")  # stdout stays one JSON document
 
 
 @app.command()
