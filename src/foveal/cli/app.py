@@ -157,9 +157,9 @@ def convert(
 @app.command()
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run folders to compare.")],
-    out: Annotated[Optional[Path], Opt(help="Bar chart PNG (a CSV is written beside it).")] = None,
+    out: Annotated[Optional[Path], Opt(help="Bar chart PNG (a CSV is written beside it); taken names get a number (compare2.png).")] = None,
 ) -> None:
-    """Compare finished runs: accuracy, loss, train time, parameters, inference speed."""
+    """Compare finished runs of any task: accuracy, mAP or mIoU, train time, parameters, latency."""
     from rich.console import Console
 
     from foveal.compare import compare_runs, format_table, write_comparison
