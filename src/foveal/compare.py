@@ -30,23 +30,23 @@ PERCENT = ("accuracy", "pixel_accuracy")
 
 
 def predict_path(model: torch.nn.Module, card: ModelCard) -> tuple[Callable[[list[torch.Tensor]], Any], int]:
-    """(the task's predict path on a list of decoded uint8 images already at the card's size, the batch size its
-    throughput is measured at): what `foveal predict` runs after decoding, for each task."""
+    """(the task's predict path on the CPU for a list of decoded uint8 images already at the card's size, the batch
+    size its throughput is measured at): what `foveal predict` runs after decoding, for each task."""
     task = resolve_task(card.task, card.model).name
     if task == "classify":
         from foveal.tasks.classify.predict import Predictor
 
-        predictor = Predictor(model, card)
+        predictor = Predictor(model, card, device="cpu")
         return (lambda images: predictor.probabilities(torch.stack(images))), 256
     if task == "segment":
         from foveal.tasks.segment.predict import SegmentPredictor
 
-        return SegmentPredictor(model, card).segment, 8
+        return SegmentPredictor(model, card, device="cpu").segment, 8
     if task == "instance":
         from foveal.tasks.instance.predict import InstancePredictor as Dense
     else:
         from foveal.tasks.detect.predict import DetectPredictor as Dense
-    return Dense(model, card).detect, 8
+    return Dense(model, card, device="cpu").detect, 8
 
 
 def random_images(card: ModelCard, n: int) -> list[torch.Tensor]:
