@@ -90,3 +90,61 @@ def check_saved_outputs():
         assert (np.asarray(cut)[..., 3] > 0).sum() == circle_pixels
 
     return check
+
+
+TINY_SHAPES = dict(n_train=8, n_val=4)  # a few scenes: the runs' files, not good figures
+
+
+@pytest.fixture
+def tiny_shapes(monkeypatch):
+    """Every `shapes` load in the test (training, val) gets the few scenes of TINY_SHAPES."""
+    import functools
+
+    import foveal.data.detection.dataset as detection
+    import foveal.data.segmentation.dataset as segmentation
+
+    monkeypatch.setattr(detection, "shapes_detection", functools.partial(detection.shapes_detection, **TINY_SHAPES))
+    monkeypatch.setattr(segmentation, "shapes_semantic", functools.partial(segmentation.shapes_semantic, **TINY_SHAPES))
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """Two-epoch runs of a detector (fcos) and a segmenter (unet) on a few `shapes` scenes, a few seconds each:
+    {"detect": its run folder, "segment": its run folder}."""
+    import functools
+
+    import foveal
+    import foveal.data.detection.dataset as detection
+    import foveal.data.segmentation.dataset as segmentation
+
+    project = tmp_path_factory.mktemp("tiny")
+    runs = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(detection, "shapes_detection", functools.partial(detection.shapes_detection, **TINY_SHAPES))
+        mp.setattr(segmentation, "shapes_semantic", functools.partial(segmentation.shapes_semantic, **TINY_SHAPES))
+        for task, model in (("detect", "fcos"), ("segment", "unet")):
+            m = foveal.Model(model, task=task)
+            m.train(data="shapes", epochs=2, batch_size=4, pretrained=True, seed=0, project=str(project), name=model,
+                    progress=False)
+            runs[task] = m.run_dir
+    return runs
+
+
+@pytest.fixture
+def panels_with_lines():
+    """Whether each of a curves.png's side-by-side panels (5 inches wide each) has a line drawn in it in matplotlib's
+    first colour; an empty panel ("no data") has none."""
+    import numpy as np
+    from PIL import Image
+
+    from foveal.viz.plots import DPI
+
+    line = np.array([0x1F, 0x77, 0xB4])
+
+    def check(path, panels: int) -> list[bool]:
+        pixels = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        assert pixels.shape[1] == panels * 5 * DPI, pixels.shape
+        hit = (np.abs(pixels - line).max(-1) < 30).any(0)
+        return [bool(part.any()) for part in np.array_split(hit, panels)]
+
+    return check

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from foveal.config import TrainConfig
 from foveal.errors import FovealError
+from foveal.logs import default_logging
 from foveal.tasks import resolve_task
 from foveal.types import Classification, Detections, Segmentation
 
@@ -41,6 +42,7 @@ class Model:
         self.checkpoint: Path | None = None
         self.run_dir: Path | None = None
         self.metrics: dict[str, Any] | None = None
+        self.val_dir: Path | None = None  # where the last val() wrote its results
         self.model_kwargs = model_kwargs
         if model is not None and _is_checkpoint_ref(model):
             from foveal.engine.checkpoint import load_checkpoint, resolve_checkpoint
@@ -85,6 +87,7 @@ class Model:
         from foveal.engine.checkpoint import load_checkpoint, resolve_checkpoint
         from foveal.engine.trainer import Trainer
 
+        default_logging()
         ckpt = None
         if resume:
             source = self.checkpoint if resume is True else resume
@@ -127,12 +130,13 @@ class Model:
         from foveal.infer.evaluate import evaluate_checkpoints
 
         self._need_checkpoint("val")
+        default_logging()
         metrics, run_dir = evaluate_checkpoints(
             [self.checkpoint, *ensemble], lambda card: resolve_task(card.task, card.model), data=data,
             data_root=data_root, project=project if save else None, name=name, batch_size=batch_size, tta=tta,
             device=device, split=split,
         )
-        self.metrics = metrics
+        self.metrics, self.val_dir = metrics, run_dir
         if run_dir is not None:
             log.info("validation results in %s", run_dir)
         return metrics
@@ -154,6 +158,7 @@ class Model:
         text, JSON and CSV forms (what `foveal predict` prints)."""
         import inspect
 
+        default_logging()
         pretrained = self.checkpoint is None and bool(self.model_kwargs.get("pretrained"))
         if not pretrained:
             self._need_checkpoint("predict")

@@ -28,12 +28,12 @@ def run_demo(*, data: str = "digits", data_root: str | None = None, epochs: int 
     rows = compare_runs(runs)
     chart, table = write_comparison(rows, out / "compare.png")
     best = max(rows, key=lambda r: r["accuracy"])
-    (out / "report.md").write_text(_report(rows, data, epochs, best, out))
+    (out / "report.md").write_text(_report(rows, data, epochs, best, out, chart.name))
     log.info("demo report: %s", out / "report.md")
     return out
 
 
-def _report(rows: list[dict[str, Any]], data: str, epochs: int, best: dict[str, Any], out: Path) -> str:
+def _report(rows: list[dict[str, Any]], data: str, epochs: int, best: dict[str, Any], out: Path, chart: str) -> str:
     lines = [
         "# foveal demo", "",
         f"The seed models trained on `{data}` for {epochs} epochs each (SGD, momentum 0.9, lr 0.1, cosine schedule, batch 32),",
@@ -45,7 +45,7 @@ def _report(rows: list[dict[str, Any]], data: str, epochs: int, best: dict[str, 
         lines.append(f"| {r['name']} | {r['accuracy']:.2%} | {r['loss']:.4f} | {r['train_time_s']:.1f} | "
                      f"{r['parameters']:,} | {r['inference_images_per_s']:,.0f} |")
     lines += [
-        "", "![comparison](compare.png)", "",
+        "", f"![comparison]({chart})", "",
         f"Best: **{best['name']}** at {best['accuracy']:.2%}. Its confusion matrix and predictions:", "",
         f"![confusion matrix]({best['name']}/confusion_matrix.png)", "",
         f"![predictions on random validation images]({best['name']}/samples.png)", "",

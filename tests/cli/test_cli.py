@@ -49,6 +49,22 @@ def test_train_val_predict_compare(run_dir, tmp_path, capsys):
     assert (tmp_path / "cmp.csv").exists()
 
 
+def test_val_says_where_it_wrote_its_results(run_dir, tmp_path, capsys):
+    code, out, _ = run(capsys, "-q", "val", "--model", run_dir, "--project", tmp_path)
+    assert code == 0 and out.splitlines()[-1] == f"results in {tmp_path / 'val'}"
+    assert (tmp_path / "val" / "metrics.json").is_file()
+    code, out, err = run(capsys, "-q", "val", "--model", run_dir, "--project", tmp_path, "--format", "json")
+    assert code == 0 and json.loads(out)["accuracy"] > 0 and err.strip() == f"results in {tmp_path / 'val2'}"
+
+
+def test_detection_metrics_without_objects_of_a_size_print_n_a(tiny_runs, tiny_shapes, tmp_path, capsys):
+    run_dir = tiny_runs["detect"]
+    code, out, _ = run(capsys, "val", "--model", run_dir, "--project", tmp_path)
+    headline = out.splitlines()[0]
+    assert code == 0 and "map_large n/a" in headline and "-1.0000" not in out, out
+    assert json.loads((tmp_path / "val" / "metrics.json").read_text())["map_large"] == -1.0  # pycocotools' figure
+
+
 def test_listings(capsys):
     code, out, _ = run(capsys, "datasets")
     assert code == 0 and "fashion-mnist" in out and "digits" in out

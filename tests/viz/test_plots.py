@@ -122,3 +122,10 @@ def test_no_figures_left_open(tmp_path):
     plot_confusion(np.eye(2), ["a", "b"], tmp_path / "m.png")
     assert len(plt.get_fignums()) == before
     assert matplotlib.get_backend()  # importing foveal.viz did not break the backend
+
+
+def test_plot_curves_draws_the_panels_asked_for(tmp_path, panels_with_lines):
+    history = [{"epoch": e, "train_loss": 1 / e, "val_map": 0.1 * e, "train_box": 0.5 / e} for e in (1, 2, 3)]
+    path = plot_curves(history, tmp_path / "c.png", {"loss": ["train_loss"], "mAP": ["val_map"], "parts": ["train_box"]})
+    assert panels_with_lines(path, 3) == [True, True, True]
+    assert panels_with_lines(plot_curves(history, tmp_path / "d.png"), 2) == [True, False]  # no accuracy: empty

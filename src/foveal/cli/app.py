@@ -69,13 +69,14 @@ def val(
     """Evaluate a trained model (or an ensemble); writes metrics.json, the confusion matrix and image grids."""
     from foveal.api import Model
 
-    metrics = Model(model).val(data=data, data_root=data_root, batch_size=batch_size, tta=tta, project=project,
-                               name=name, ensemble=more or [], device=device,
-                               split=split)
+    m = Model(model)
+    metrics = m.val(data=data, data_root=data_root, batch_size=batch_size, tta=tta, project=project, name=name,
+                    ensemble=more or [], device=device, split=split)
     if format_ == "json":
         typer.echo(json.dumps(metrics, indent=2))
     else:
         echo_lines(summary_lines(metrics, per_class=True))
+    typer.echo(f"results in {m.val_dir}", err=format_ == "json")  # stdout stays one JSON document
 
 
 @app.command()
@@ -156,9 +157,9 @@ def convert(
 @app.command()
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run folders to compare.")],
-    out: Annotated[Optional[Path], Opt(help="Bar chart PNG (a CSV is written beside it).")] = None,
+    out: Annotated[Optional[Path], Opt(help="Bar chart PNG (a CSV is written beside it); taken names get a number (compare2.png).")] = None,
 ) -> None:
-    """Compare finished runs: accuracy, loss, train time, parameters, inference speed."""
+    """Compare finished runs of any task: accuracy, mAP or mIoU, train time, parameters, latency."""
     from rich.console import Console
 
     from foveal.compare import compare_runs, format_table, write_comparison

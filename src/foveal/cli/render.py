@@ -4,30 +4,15 @@ class."""
 from __future__ import annotations
 
 import logging
-import sys
 
 import typer
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever sys.stderr is when a message comes, not the stream of when the CLI started: a caller that
-    swaps stderr (a test runner, a notebook) and closes its stream must not break foveal's logging afterwards."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
-        pass
+from foveal.logs import configure
+from foveal.metrics.detection import metric_text
 
 
 def setup_logging(quiet: bool = False) -> None:
-    handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    root = logging.getLogger("foveal")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING if quiet else logging.INFO)
-    root.propagate = False
+    configure(logging.WARNING if quiet else logging.INFO)
 
 
 HEADLINE = ("accuracy", "top5_accuracy", "loss", "log_loss", "f1_macro", "miou", "pixel_accuracy", "mask_map",
@@ -37,7 +22,7 @@ HEADLINE = ("accuracy", "top5_accuracy", "loss", "log_loss", "f1_macro", "miou",
 def summary_lines(metrics: dict, per_class: bool = False) -> list[str]:
     """The headline metrics a run or evaluation has; with `per_class`, a detector's AP per class (best first) and a
     classifier's precision, recall and F1 per class."""
-    lines = ["  ".join(f"{k} {metrics[k]:.4f}" for k in HEADLINE if isinstance(metrics.get(k), float))]
+    lines = ["  ".join(f"{k} {metric_text(metrics[k])}" for k in HEADLINE if isinstance(metrics.get(k), float))]
     if per_class and "per_class_ap" in metrics:
         for name, ap in sorted(metrics["per_class_ap"].items(), key=lambda kv: -kv[1]):
             lines.append(f"  {name:>20}  AP {ap:.3f}" if ap >= 0 else f"  {name:>20}  AP -   (no objects)")

@@ -21,3 +21,20 @@ def new_run_dir(project: str | Path, name: str, exist_ok: bool = False) -> Path:
             return candidate
         except FileExistsError:
             candidate, i = project / f"{name}{i}", i + 1
+
+
+def new_file(path: str | Path, also: tuple[str, ...] = ()) -> Path:
+    """A file that overwrites nothing: `path` (dir/name.ext), else dir/name2.ext, name3, ..., the first for which
+    neither the file nor its siblings with the suffixes in `also` (".csv" beside a chart) exist yet. It is created
+    empty, so that a second caller at the same moment gets the next name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate, i = path, 2
+    while True:
+        if not any(candidate.with_suffix(s).exists() for s in also):
+            try:
+                candidate.open("x").close()
+                return candidate
+            except FileExistsError:
+                pass
+        candidate, i = path.with_name(f"{path.stem}{i}{path.suffix}"), i + 1

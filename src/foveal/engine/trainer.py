@@ -26,7 +26,7 @@ from foveal.engine.checkpoint import save_checkpoint
 from foveal.engine.device import autocast_dtype, keep_freed_memory, select_device, use_channels_last
 from foveal.engine.lookahead import Lookahead
 from foveal.engine.optim import lr_factor, make_optimizer
-from foveal.engine.progress import EpochProgress
+from foveal.engine.progress import EpochProgress, epoch_line
 from foveal.engine.rundir import new_run_dir, run_name
 from foveal.errors import FovealError
 from foveal.models.card import ModelCard
@@ -172,10 +172,7 @@ class Trainer:
                 record["eval_s"] = record["time_s"] - train_s
             self.history.append(record)
             self._save(epoch, improved)
-            key = f"val_{self.task.fitness_key}"
-            shown = f"  {key[4:]} {record[key]:.4f}" if key in record else ""
-            log.info("epoch %d/%d  train loss %.4f%s  %.1fs  %.0f img/s%s", epoch, cfg.epochs, record["train_loss"], shown,
-                     record["time_s"], record["images_per_s"], "  *best" if improved else "")
+            log.info("%s", epoch_line(record, cfg.epochs, self.task.fitness_key, improved))
             if cfg.time_limit and epoch < cfg.epochs:
                 self._fit_time_limit(epoch, evaluated)
             if cfg.patience is not None and stale >= cfg.patience:
@@ -237,7 +234,9 @@ class Trainer:
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         tally = self.task.new_tally()  # what the task counts per batch: correct predictions, loss components
         seen, steps = 0, len(self.train_loader)
-        bar = EpochProgress(epoch, self.cfg.epochs, steps, enabled=self.progress)
+        evals = [r["eval_s"] for r in self.history if "eval_s" in r]
+        bar = EpochProgress(epoch, self.cfg.epochs, steps, enabled=self.progress,
+                            eval_s=sum(evals) / len(evals) / self.cfg.val_period if evals else 0.0)
         # the hot loop: no work that does nothing (a disabled autocast, a constant schedule's step), no .item()
         autocast = (lambda: torch.autocast(self.device.type, dtype=self.amp)) if self.amp else contextlib.nullcontext
         step_schedule = not (self.cfg.schedule == "constant" and self.cfg.warmup_epochs == 0)
@@ -266,8 +265,9 @@ class Trainer:
                 "lr": opt.param_groups[0]["lr"], "images_per_s": seen / elapsed, "_start": start}
 
     def _stats(self, loss_sum: torch.Tensor, tally: torch.Tensor, seen: int, start: float) -> str:
-        shown = " ".join(f"{k.removeprefix('train_')} {v:.4f}" for k, v in self.task.train_metrics(tally, seen).items())
-        return f"loss {float(loss_sum) / seen:.4f} {shown} {seen / (time.perf_counter() - start):.0f} img/s"
+        shown = [f"{k.removeprefix('train_')} {v:.4f}" for k, v in self.task.train_metrics(tally, seen).items()]
+        return " ".join([f"train loss {float(loss_sum) / seen:.4f}", *shown,
+                         f"{seen / (time.perf_counter() - start):.0f} img/s"])
 
     def _check_finite(self, loss_sum: torch.Tensor, epoch: int, step: int) -> None:
         if not torch.isfinite(loss_sum):

@@ -13,6 +13,12 @@ from foveal.types import Detections
 
 COCO_KEYS = ("map", "map50", "map75", "map_small", "map_medium", "map_large",
              "mar1", "mar10", "mar100", "mar_small", "mar_medium", "mar_large")
+NOT_APPLICABLE = -1.0  # pycocotools' figure for a size range that has no object in the truth; metrics.json keeps it
+
+
+def metric_text(value: float) -> str:
+    """A metric as printed: 4 decimals, or n/a for pycocotools' not-applicable -1."""
+    return "n/a" if value == NOT_APPLICABLE else f"{value:.4f}"
 
 
 def coco_documents(preds: Sequence[Detections], truths: Sequence[Detections],

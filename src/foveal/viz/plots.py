@@ -46,15 +46,21 @@ def _series(history: Sequence[Mapping], key: str) -> tuple[list[float], list[flo
     return xs, ys
 
 
-def plot_curves(history: Sequence[Mapping], path: str | Path) -> Path:
-    """Loss and accuracy per epoch, train vs val, from one dict per epoch (missing values are skipped)."""
-    fig = Figure(figsize=(10, 4), layout="tight")
-    for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
+LOSS_AND_ACCURACY = {"loss": ("train_loss", "val_loss"), "accuracy": ("train_accuracy", "val_accuracy")}
+
+
+def plot_curves(history: Sequence[Mapping], path: str | Path,
+                panels: Mapping[str, Sequence[str]] = LOSS_AND_ACCURACY) -> Path:
+    """One panel per entry of `panels` (its title: the history keys drawn in it), one line per key over the epochs,
+    from one dict per epoch (missing values are skipped); training figures solid, validation ones dashed."""
+    fig = Figure(figsize=(5 * len(panels), 4), layout="tight")
+    for ax, (title, keys) in zip(np.atleast_1d(fig.subplots(1, len(panels), squeeze=False)).ravel(), panels.items()):
         drawn = False
-        for split, style in (("train", "-o"), ("val", "--s")):
-            xs, ys = _series(history, f"{split}_{metric}")
+        for key in keys:
+            xs, ys = _series(history, key)
             if xs:
-                ax.plot(xs, ys, style, label=split, markersize=4 if len(xs) < 40 else 0)
+                style = "--s" if key.startswith("val_") else "-o"
+                ax.plot(xs, ys, style, label=key.replace("_", " ", 1), markersize=4 if len(xs) < 40 else 0)
                 drawn = True
         if not drawn:
             _empty(ax)
@@ -63,8 +69,14 @@ def plot_curves(history: Sequence[Mapping], path: str | Path) -> Path:
             ax.legend()
             ax.grid(alpha=0.3)
             ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_title(metric)
+        ax.set_title(title)
     return _save(fig, path)
+
+
+def train_keys(history: Sequence[Mapping], exclude: Sequence[str] = ("train_loss", "train_s")) -> list[str]:
+    """The per-epoch training figures a history holds besides the loss and the time (a detector's loss components,
+    a segmenter's pixel accuracy), in the order they first appear."""
+    return [k for k in dict.fromkeys(k for row in history for k in row) if k.startswith("train_") and k not in exclude]
 
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
@@ -193,4 +205,4 @@ def plot_compare(
     return _save(fig, path)
 
 
-__all__ = ["plot_curves", "plot_confusion", "normalize_rows", "image_grid", "plot_compare", "format_value"]
+__all__ = ["plot_curves", "train_keys", "LOSS_AND_ACCURACY", "plot_confusion", "normalize_rows", "image_grid", "plot_compare", "format_value"]

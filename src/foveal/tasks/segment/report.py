@@ -12,7 +12,11 @@ def write_segmentation_report(run_dir: Path, data, out, history: list[dict]) -> 
     from foveal.viz.plots import plot_confusion, plot_curves
 
     classes = data.classes
-    plot_curves(history, run_dir / "curves.png")
+    if history:
+        plot_curves(history, run_dir / "curves.png", {
+            "loss": ("train_loss",), "mIoU": ("val_miou",),
+            "pixel accuracy": ("train_pixel_accuracy", "val_pixel_accuracy"),
+        })
     plot_confusion(out.confusion, classes, run_dir / "confusion_matrix.png", normalize=True)
     (run_dir / "per_class_iou.json").write_text(json.dumps(out.metrics["per_class_iou"], indent=2))
     n = min(8, len(data))
