@@ -36,3 +36,55 @@ def test_the_changelog_has_an_unreleased_section_and_the_first_version():
     assert headings[0] == "## [Unreleased]"
     assert any(h.startswith("## [0.1.0] - ") for h in headings)
     assert "keepachangelog.com" in text
+
+
+def declared() -> dict:
+    """pyproject.toml's runtime and test requirements: name -> (the range as written, its SpecifierSet)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + project["optional-dependencies"]["test"]
+    return {Requirement(r).name: (r[len(Requirement(r).name):], Requirement(r).specifier) for r in reqs}
+
+
+def pinned() -> dict[str, str]:
+    """constraints.txt: name -> the tested version."""
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_dependencies_are_ranges_and_the_tested_set_pins_a_version_inside_each():
+    ranges, pins = declared(), pinned()
+    assert len(ranges) == 19
+    for name, (_, spec) in ranges.items():
+        assert not any(s.operator in ("==", "===") for s in spec), f"{name}: declare a range, not a pin ({spec})"
+        assert any(s.operator == "<" for s in spec) and any(s.operator == ">=" for s in spec), f"{name}: {spec}"
+        assert name in pins, f"constraints.txt does not pin {name}"
+        assert spec.contains(pins[name]), f"{name}: the tested {pins[name]} is outside the declared {spec}"
+    assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
+
+
+def test_ci_and_the_readme_install_with_the_constraints_and_the_readme_table_is_true():
+    assert '-e ".[test]" -c constraints.txt' in (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    setup = readme.split("## Set up", 1)[1].split("## ", 1)[0]
+    installs = [line for line in setup.splitlines() if line.startswith("pip install")]
+    assert len(installs) == 2 and all("-c constraints.txt" in line for line in installs)
+    table = readme.split("## Dependencies", 1)[1].split("## ", 1)[0]
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    shown = {}
+    for names, ranges, versions, _ in rows:
+        for name, spec, version in zip(names.strip("| ").split(" (")[0].split(", "), ranges.split("; "),
+                                       versions.split(", ")):
+            shown[name] = (spec.replace(" ", ""), version)
+    pins = pinned()
+    assert shown == {name: (raw, pins[name]) for name, (raw, _) in declared().items()}
