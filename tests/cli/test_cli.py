@@ -72,6 +72,27 @@ def test_listings(capsys):
     assert code == 0 and "tinyvgg" in out and "resnet18" in out and "7,740" in out
 
 
+LISTING_PROBE = """
+import sys, time
+from foveal.cli import main
+start = time.perf_counter()
+code = main(sys.argv[1:])
+print(f"exit {code} torch {'torch' in sys.modules} seconds {time.perf_counter() - start:.2f}")
+"""
+
+
+@pytest.mark.parametrize("args, shown", [
+    (["datasets"], "fashion-mnist"),
+    (["models"], "7,740"),
+    (["models", "--recipes"], "fast-long"),
+    (["train", "--model", "lenett", "--data", "digits"], "unknown model 'lenett'; did you mean lenet"),
+])
+def test_listings_and_a_mistyped_model_name_answer_without_importing_torch(args, shown):
+    done = subprocess.run([sys.executable, "-c", LISTING_PROBE, *args], capture_output=True, text=True, timeout=120)
+    assert shown in done.stdout + done.stderr
+    assert "torch False" in done.stdout, done.stdout[-300:]  # torch alone takes 2 s to import on 2 cores
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -1,7 +1,10 @@
 import pytest
 import torch
 
+import foveal
 from foveal.data import load_data
+from foveal.data.catalog import DATASETS
+from foveal.data.named import get_dataset, list_datasets
 from foveal.errors import FovealError
 
 
@@ -45,3 +48,11 @@ def test_fraction_is_stratified_and_keeps_val_whole():
     full, part = load_data("digits"), load_data("digits", fraction=0.5)
     assert len(part.val) == len(full.val) and abs(len(part.train) - len(full.train) / 2) <= 10
     assert (part.train.class_counts() > 0).all()
+
+
+def test_every_catalogued_data_set_has_a_loader_and_every_loader_an_entry():
+    assert {d.name for d in list_datasets()} == set(DATASETS)
+    for name, entry in DATASETS.items():
+        info = get_dataset(name)
+        assert callable(info.load) and (info.name, info.num_classes, info.shape) == (name, entry.num_classes, entry.shape)
+    assert foveal.list_datasets() == list(DATASETS)

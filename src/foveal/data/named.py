@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from foveal.data.catalog import DATASETS, DatasetEntry
 from foveal.data.tensors import DataSplits, ImageSet, split_off
 from foveal.errors import FovealError
 
@@ -20,26 +21,23 @@ log = logging.getLogger("foveal")
 Loader = Callable[..., DataSplits]  # loader(root=, val_split=, seed=[, split=]) -> DataSplits
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    name: str
-    description: str
-    num_classes: int
-    shape: str
-    offline: bool  # available with no network and no --data-root
+@dataclass(frozen=True, kw_only=True)
+class DatasetInfo(DatasetEntry):
     load: Loader
-    test: bool = False  # has a labelled test split: its loader takes split="test" and returns it as the val split
 
 
 _DATASETS: dict[str, DatasetInfo] = {}
 
 
-def register_dataset(name: str, description: str, num_classes: int, shape: str, offline: bool = False,
-                     test: bool = False):
+def register_dataset(name: str):
+    """Register the loader of a data set listed in data/catalog.py (its description, classes and shape are there)."""
+
     def wrap(load: Loader) -> Loader:
         if name in _DATASETS:
             raise ValueError(f"data set name {name!r} is already registered")
-        _DATASETS[name] = DatasetInfo(name, description, num_classes, shape, offline, load, test)
+        if name not in DATASETS:
+            raise ValueError(f"data set {name!r} is not in data/catalog.py's DATASETS")
+        _DATASETS[name] = DatasetInfo(**vars(DATASETS[name]), load=load)
         return load
 
     return wrap
@@ -113,19 +111,15 @@ def _torchvision_loader(name: str, cls_name: str) -> Loader:
     return load
 
 
-for _name, _cls, _desc, _n, _shape in [
-    ("fashion-mnist", "FashionMNIST", "Zalando's clothing photos, 60,000 train + 10,000 test", 10, "1x28x28"),
-    ("mnist", "MNIST", "handwritten digits, 60,000 train + 10,000 test", 10, "1x28x28"),
-    ("cifar10", "CIFAR10", "tiny colour photos, 50,000 train + 10,000 test", 10, "3x32x32"),
-    ("cifar100", "CIFAR100", "tiny colour photos in 100 classes, 50,000 train + 10,000 test", 100, "3x32x32"),
-]:
-    register_dataset(_name, _desc, _n, _shape, test=True)(_torchvision_loader(_name, _cls))
+for _name, _cls in [("fashion-mnist", "FashionMNIST"), ("mnist", "MNIST"), ("cifar10", "CIFAR10"),
+                   ("cifar100", "CIFAR100")]:
+    register_dataset(_name)(_torchvision_loader(_name, _cls))
 
 
 # --- offline data sets --------------------------------------------------------------------------------------
 
 
-@register_dataset("digits", "scikit-learn's real 8x8 handwritten digits, 1,797 images (offline)", 10, "1x8x8", offline=True)
+@register_dataset("digits")
 def load_digits(*, root: str | Path | None = None, val_split: float | None = None, seed: int = 42) -> DataSplits:
     from sklearn.datasets import load_digits as sk_digits
 
@@ -136,7 +130,7 @@ def load_digits(*, root: str | Path | None = None, val_split: float | None = Non
     return DataSplits("digits", train, val)
 
 
-@register_dataset("shapes", "synthetic circles, squares and triangles, 2,000 train + 500 val, 32x32 (offline)", 3, "3x32x32", offline=True)
+@register_dataset("shapes")
 def load_shapes_named(*, root: str | Path | None = None, val_split: float | None = None, seed: int = 42) -> DataSplits:
     from foveal.data.shapes import load_shapes
 

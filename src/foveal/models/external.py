@@ -11,9 +11,11 @@ from functools import lru_cache
 import torch
 import torch.nn as nn
 
+from foveal.models.catalog import TIMM_PREFIX
 from foveal.models.spec import ModelSpec
 
-TIMM_PREFIX = "timm/"
+__all__ = ["TIMM_PREFIX", "adapt_first_conv", "build_timm", "build_torchvision", "names", "spec", "timm_names",
+           "torchvision_names", "torchvision_num_params"]
 
 
 @lru_cache(maxsize=1)
