@@ -54,14 +54,14 @@ class TrainConfig:
     schedule: str = setting("constant", "constant, cosine or onecycle.")
     warmup_epochs: float = setting(0.0)
     label_smoothing: float = setting(0.0)
-    muon_lr: float = setting(0.06, "--optimizer muon: the convolution filters' learning rate (default 0.06).")
+    muon_lr: float = setting(0.06, "--optimizer muon: the convolution filters' learning rate.")
     norm_lr: float = setting(1.0, "Normalisation layers' parameters (batch norm's shifts) learn at this multiple of "
-                                  "--lr, at 1/X the weight decay (airbench's bias scaling; default 1).")
+                                  "--lr, at 1/X the weight decay (airbench's bias scaling).")
     lookahead: bool = setting(False, "Average the weights of the last steps as training ends (airbench's lookahead).")
     normalize: str | None = setting(None, "unit ([0, 1], as ToTensor) or dataset (its mean/std); default: the model's.")
     augment: bool | None = setting(None, "Train-time augmentation: classify, batched flip + translate (off by default); "
                                          "detect, flip, crop, zoom, colour (on).")
-    flip: bool = setting(True, "--augment and --tta mirror images (default on; off for digits and text).", ("classify",))
+    flip: bool = setting(True, "--augment and --tta mirror images (off for digits and text).", ("classify",))
     translate: int | None = setting(None, "--augment's largest random shift in pixels (default: a sixteenth of the "
                                           "image side).", ("classify",))
     cutout: int = setting(0, "--augment also blanks a random square of this side (pixels) in each image; 0: off.",
@@ -76,13 +76,13 @@ class TrainConfig:
                                             "--no-pretrained (or --weights none) trains from scratch.")
     weights: str | None = setting(None, "Start from a local state dict (.pt/.pth) or .safetensors file.")
     finetune: str | None = setting(None, "With weights: head (frozen backbone, cached features), full or gradual.")
-    backbone_lr: float = setting(0.1, "full/gradual: the backbone's lr as a fraction of --lr (default 0.1).")
+    backbone_lr: float = setting(0.1, "full/gradual: the backbone's lr as a fraction of --lr.")
     backbone: str | None = setting(None, "The timm backbone of fcos/retinanet/fasterrcnn/unet (default "
                                          "efficientnet_lite0).", ("detect", "segment"))
     max_det: int = setting(100, "Boxes kept per image (1: single-object localisation).", ("detect",))
-    dice: float = setting(0.0, "Weight of a Dice loss added to cross-entropy (default 0).", ("segment",))
+    dice: float = setting(0.0, "Weight of a Dice loss added to cross-entropy.", ("segment",))
     head_epochs: int = setting(5, "full/gradual: epochs fitting the new head on cached backbone features first "
-                                  "(default 5; 0: none).")
+                                  "(0: none).")
     folds: int | None = setting(None, "K-fold cross-validation: K models on stratified folds, out-of-fold score.")
     tta: bool = setting(False, "Evaluate with test-time augmentation (flips and shifted crops).")
     auto_augment: str = setting("trivial", "Transfer learning's train policy after crop + flip: trivial, rand or none.")
@@ -97,9 +97,9 @@ class TrainConfig:
                                              "schedule adjusted.")
     patience: int | None = setting(None, "Early stopping after this many evaluations without improvement.")
     val_period: int = setting(1, "Evaluate every N epochs and the last (and the first, when N is no more than "
-                                 "--epochs; under --time-limit the first only times a tenth of the data; default 1).")
+                                 "--epochs; under --time-limit the first only times a tenth of the data).")
     eval_batch_size: int = setting(1024, cli=False)
-    project: str = setting("runs", "Folder of run folders (default runs).")
+    project: str = setting("runs", "Folder of run folders.")
     name: str | None = setting(None, "Run folder name (default: the model name); never overwrites.")
     exist_ok: bool = setting(False, cli=False)
 

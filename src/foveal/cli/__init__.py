@@ -9,6 +9,7 @@ import sys
 import typer
 
 from foveal.cli.app import app
+from foveal.cli.keyvalue import expand_key_values
 from foveal.errors import FovealError
 
 
@@ -27,9 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, standalone_mode=False, prog_name="foveal")
+        command = typer.main.get_command(app)
+        command.main(args=expand_key_values(command, args), standalone_mode=False, prog_name="foveal")
         return 0
-    except no_args_is_help:  # `foveal` alone: the help was printed
+    except no_args_is_help as err:  # `foveal` alone: its help
+        typer.echo(err.format_message())
         return 0
     except FovealError as err:
         if debug:

@@ -14,14 +14,25 @@ from foveal.errors import FovealError
 
 app = typer.Typer(
     help="foveal: a PyTorch computer-vision toolkit. Train, evaluate, predict and compare image models.",
-    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=True,
+    # click's plain help: a flag shows as a flag (rich help gives every option a type, `--save <bool>`)
+    rich_markup_mode=None, context_settings={"max_content_width": 120},
 )
 
 Opt = typer.Option
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        from foveal import __version__
+
+        typer.echo(f"foveal {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
+    version: Annotated[bool, Opt("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
     debug: Annotated[bool, Opt("--debug", help="Show full tracebacks.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Only warnings and errors.")] = False,
 ) -> None:

@@ -1,5 +1,6 @@
-"""`foveal train`'s options, made from TrainConfig's fields: one option per field that has one, with the field's help
-and the tasks it applies to; its values are validated by TrainConfig itself."""
+"""`foveal train`'s options, made from TrainConfig's fields: one option per field that has one, with the field's help,
+the tasks it applies to and its default (each task's where the tasks differ, read from their defaults.py); its values
+are validated by TrainConfig itself."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from foveal.config import TrainConfig
+from foveal.tasks import TASKS, task_defaults
 
 TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
@@ -21,10 +23,34 @@ def field_type(annotation: str) -> type:
     return TYPES[annotation.split("|")[0].strip()]
 
 
+def shown(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "none" if value is None else str(value)
+
+
+def default_text(field, starts: dict[str, dict]) -> str:
+    """'[default: 0.1]', or each task's where they differ: '[default: classify 0.1; detect 0.01; segment, instance
+    0.001]'; '' where nothing is set. `starts` holds each task's defaults (tasks.task_defaults)."""
+    tasks = field.metadata.get("tasks") or tuple(starts)
+    by_value: dict[str, list[str]] = {}
+    for task in tasks:
+        value = starts[task].get(field.name, field.default)
+        if isinstance(value, bool):
+            value = f"--{'' if value else 'no-'}{field.name.replace('_', '-')}"
+        by_value.setdefault(shown(value), []).append(task)
+    if list(by_value) == ["none"]:
+        return ""
+    if len(by_value) == 1:
+        return f"[default: {next(iter(by_value))}]"
+    return "[default: " + "; ".join(f"{', '.join(names)} {value}" for value, names in by_value.items()) + "]"
+
+
 def config_parameters() -> list[inspect.Parameter]:
     """A keyword parameter per TrainConfig field with an option: Optional[type], default None (the config's own
     default or the task's applies), booleans as --x/--no-x."""
     params = []
+    starts = {task: task_defaults(task) for task in TASKS}
     for f in fields(TrainConfig):
         if not f.metadata.get("cli", True):
             continue
@@ -33,7 +59,8 @@ def config_parameters() -> list[inspect.Parameter]:
         decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
         tasks = f.metadata.get("tasks") or ()
         text = f.metadata.get("help", "")
-        option = typer.Option(*decls, help=f"{'/'.join(tasks)}: {text[:1].lower()}{text[1:]}" if tasks else text or None)
+        text = f"{'/'.join(tasks)}: {text[:1].lower()}{text[1:]}" if tasks else text
+        option = typer.Option(*decls, help=" ".join(filter(None, [text, default_text(f, starts)])) or None)
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                         annotation=Annotated[Optional[kind], option]))
     return params

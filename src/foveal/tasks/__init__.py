@@ -1,6 +1,6 @@
 """The task table: every task foveal trains, evaluates and predicts, by name. Adding a task is one line here and a
 package beside this file (docs/architecture.md). Tasks are imported when first asked for, so that the command line
-starts without torch."""
+starts without torch; each package's `defaults.py` (its default model and training settings) reads without torch."""
 
 from __future__ import annotations
 
@@ -22,6 +22,16 @@ def get_task(name: str):
         raise FovealError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")
     module, cls = TASKS[name].split(":")
     return getattr(import_module(module), cls)
+
+
+def task_defaults(name: str) -> dict:
+    """A task's starting point without importing the task (so without torch): its default model as `model`, and the
+    training settings it sets over TrainConfig's."""
+    if name not in TASKS:
+        raise FovealError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")
+    package = TASKS[name].split(":")[0].rsplit(".", 1)[0]
+    defaults = import_module(f"{package}.defaults")
+    return {"model": defaults.DEFAULT_MODEL, **defaults.DEFAULTS}
 
 
 def resolve_task(name: str, model: str | None = None):

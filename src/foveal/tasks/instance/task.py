@@ -16,8 +16,8 @@ from foveal.data.detection.dataset import DetectionSet, DetectionSplits
 from foveal.data.detection.loader import DetectionLoader
 from foveal.models.instance import INSTANCE_FAMILIES, is_instance_model
 from foveal.tasks.detect.task import DetectOutput, DetectTask
+from foveal.tasks.instance.defaults import DEFAULT_MODEL, DEFAULTS
 from foveal.tasks.instance.predict import instance_masks, instance_sources
-from foveal.tasks.segment.task import SegmentTask
 from foveal.types import Detections
 
 EVAL_BATCH = 4  # each kept box comes back as a full-image float mask: small batches keep evaluation's memory low
@@ -54,8 +54,8 @@ class InstanceTask(DetectTask):
     name, card_task = "instance", "segment"
     fitness_key = "mask_map"
     families = INSTANCE_FAMILIES
-    default_model = "maskrcnn"
-    defaults = SegmentTask.defaults
+    default_model = DEFAULT_MODEL
+    defaults = DEFAULTS
     predict = staticmethod(instance_sources)
 
     @classmethod

@@ -19,6 +19,7 @@ from foveal.data.segmentation.semantic import IGNORE, MaskSet, MaskSplits
 from foveal.models.card import ModelCard
 from foveal.models.segmentation import DEFAULT_ENCODER
 from foveal.tasks.base import Task, build_task_model, checked_val
+from foveal.tasks.segment.defaults import DEFAULT_MODEL, DEFAULTS
 from foveal.tasks.segment.predict import segment_sources
 from foveal.types import Segmentation
 
@@ -57,12 +58,10 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = IG
 class SegmentTask(Task):
     name = card_task = "segment"
     fitness_key = "miou"
-    default_model = "unet"
+    default_model = DEFAULT_MODEL
     families = ("unet",)
     default_backbone = DEFAULT_ENCODER
-    # AdamW with a cosine decay, the usual recipe for a U-Net on a pretrained encoder
-    defaults = {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "schedule": "cosine", "warmup_epochs": 0.5,
-                "batch_size": 8}
+    defaults = DEFAULTS
     predict = staticmethod(segment_sources)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
