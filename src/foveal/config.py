@@ -158,6 +158,9 @@ class TrainConfig:
             raise FovealError(f"fraction must be in (0, 1]; got {self.fraction}")
         if self.val_split is not None and not 0 < self.val_split < 1:
             raise FovealError(f"val_split must be between 0 and 1; got {self.val_split}")
+        if self.img_size is not None and int(self.img_size) < 1:
+            raise FovealError(f"img_size is the side of the square images in pixels, 1 or more; got {self.img_size}")
+        check_run_folder(self.project, self.name)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,6 +194,18 @@ class TrainConfig:
             values.update(_flatten(loaded))
         values.update(_flatten(overrides or {}))
         return cls.from_dict(values)
+
+
+def check_run_folder(project: "str | Path", name: str | None) -> None:
+    """`<project>/<name>` can be a run folder: `name` is one folder's name and `project` is a folder or can be made
+    one (no file in its place or above it)."""
+    if name is not None and (str(name) in ("", ".", "..") or any(sep in str(name) for sep in "/\\")):
+        raise FovealError(f"name is the name of one folder inside --project, without / or \\; got {name!r}")
+    for path in (Path(project), *Path(project).parents):
+        if path.exists():
+            if not path.is_dir():
+                raise FovealError(f"project is the folder that holds the run folders; {path} is a file")
+            return
 
 
 def file_keys(path: "str | Path | None") -> set[str]:

@@ -115,6 +115,50 @@ def test_bad_input_is_one_line_and_exit_2(args, message, capsys, tmp_path):
     assert "Traceback" not in err
 
 
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory):
+    """A detector's checkpoint, one epoch on a handful of shapes scenes."""
+    import functools
+
+    import foveal
+    from foveal.data.detection import dataset
+
+    project = tmp_path_factory.mktemp("det")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dataset, "shapes_detection", functools.partial(dataset.shapes_detection, n_train=8, n_val=4))
+        m = foveal.Model("fcos", task="detect")
+        m.train(data="shapes", epochs=1, batch_size=4, project=str(project), name="det", progress=False)
+    return m.checkpoint
+
+
+def test_bad_settings_and_options_are_one_line_exit_2_and_leave_nothing(run_dir, detector, tmp_path, capsys):
+    a_file = tmp_path / "runs.txt"
+    a_file.write_text("not a folder")
+    image = tmp_path / "a.png"
+    Image.new("L", (8, 8), 200).save(image)
+    train = ["train", "--model", "lenet", "--data", "digits", "--epochs", "1"]
+    cases = [
+        ([*train, "--img-size", "-5", "--project", tmp_path], "img_size is the side of the square images in pixels"),
+        ([*train, "--project", a_file], f"project is the folder that holds the run folders; {a_file} is a file"),
+        ([*train, "--project", a_file / "sub"], f"{a_file} is a file"),
+        ([*train, "--project", tmp_path, "--name", "a/b"], "name is the name of one folder inside --project"),
+        (["val", "--model", run_dir / "best.pt", "--project", tmp_path, "--name", "x/y"], "name is the name of one"),
+        (["predict", "--model", run_dir, image, "--top-k", "0"], "top_k is how many labels to show per image, 1 or"),
+        (["predict", "--model", run_dir, image, "--top-k", "-3"], "top_k is how many labels to show per image"),
+        (["predict", "--model", run_dir, image, "--conf", "0.5"], "conf: not an option of a classify model (lenet)"),
+        (["predict", "--model", detector, image, "--conf", "2"], "--conf must be in [0, 1]"),
+        (["train", "--resume", detector, "--task", "classify", "--data", "digits"],
+         "holds a detect model (fcos); task 'classify' contradicts it"),
+    ]
+    before = sorted(tmp_path.rglob("*"))
+    for args, message in cases:
+        code, out, err = run(capsys, "-q", *args)
+        lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
+        assert code == 2 and len(lines) == 1 and message in lines[0], (args, err)
+        assert "Traceback" not in err and out == "", args
+    assert sorted(tmp_path.rglob("*")) == before and a_file.read_text() == "not a folder"
+
+
 def test_unreadable_image_is_reported_and_the_rest_predicted(run_dir, tmp_path, capsys):
     Image.new("L", (8, 8), 10).save(tmp_path / "ok.png")
     (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from foveal.config import check_run_folder
+
 
 def run_name(cfg) -> str:
     """The run's folder name: --name, else the model's name as one folder (`timm/efficientnet_lite0` ->
@@ -12,6 +14,7 @@ def run_name(cfg) -> str:
 
 
 def new_run_dir(project: str | Path, name: str, exist_ok: bool = False) -> Path:
+    check_run_folder(project, name)
     project = Path(project)
     project.mkdir(parents=True, exist_ok=True)
     candidate, i = project / name, 2

@@ -109,6 +109,8 @@ def classify_sources(model: str | Path, sources: list[str | Path], *, pretrained
     from foveal.engine.checkpoint import resolve_checkpoint
     from foveal.infer.video import is_video
 
+    if int(top_k) < 1:
+        raise FovealError(f"top_k is how many labels to show per image, 1 or more; got {top_k}")
     if pretrained:
         if ensemble:
             raise FovealError("--pretrained predicts with one named model; checkpoints cannot join it")
