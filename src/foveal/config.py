@@ -25,17 +25,20 @@ AUTO_AUGMENT = ("trivial", "rand", "none")
 SPLITS = ("val", "test")
 
 
-def setting(default: Any, help: str = "", tasks: tuple[str, ...] = (), cli: bool = True) -> Any:
+def setting(default: Any, help: str = "", tasks: tuple[str, ...] = (), cli: bool = True, show_default: bool = True) -> Any:
     """A TrainConfig field with what the command line shows of it: its help, the tasks it applies to (none: every
-    task) and whether `foveal train` has an option for it (the others are set with --set KEY=VALUE or a config
-    file). The CLI's options, their help and their validation all come from here."""
-    return dataclasses.field(default=default, metadata={"help": help, "tasks": tasks, "cli": cli})
+    task), whether `foveal train` has an option for it (the others are set with --set KEY=VALUE or a config
+    file) and whether its help shows the default (not where the help says what decides it). The CLI's options, their
+    help and their validation all come from here."""
+    return dataclasses.field(default=default, metadata={"help": help, "tasks": tasks, "cli": cli,
+                                                        "show_default": show_default})
 
 
 @dataclass
 class TrainConfig:
-    task: str = setting("classify", "classify, detect or segment (default model: the task's; a Mask R-CNN's segment "
-                                    "is instance segmentation).")
+    task: str = setting("classify", "classify, detect or segment (a Mask R-CNN's segment is instance segmentation). "
+                                    "Default: the named model's own (fcos: detect); without --model, classify. With "
+                                    "no --model, the task's default model trains.", show_default=False)
     model: str = setting("tinyvgg", "Model name (foveal models) or, with --resume, ignored.")
     data: str = setting("digits", "Data set name (foveal datasets) or a path: image folder, CSV.")
     data_root: str | None = setting(None, "Folder with a local copy of a named data set.")

@@ -31,7 +31,10 @@ def shown(value) -> str:
 
 def default_text(field, starts: dict[str, dict]) -> str:
     """'[default: 0.1]', or each task's where they differ: '[default: classify 0.1; detect 0.01; segment, instance
-    0.001]'; '' where nothing is set. `starts` holds each task's defaults (tasks.task_defaults)."""
+    0.001]'; '' where nothing is set or the help says what decides it. `starts` holds each task's defaults
+    (tasks.task_defaults)."""
+    if not field.metadata.get("show_default", True):
+        return ""
     tasks = field.metadata.get("tasks") or tuple(starts)
     by_value: dict[str, list[str]] = {}
     for task in tasks:
