@@ -21,6 +21,7 @@ from foveal.config import TrainConfig
 from foveal.data.tensors import DataSplits, ImageSet
 from foveal.engine.rundir import new_run_dir, run_name
 from foveal.errors import FovealError
+from foveal.outputs import cell
 
 log = logging.getLogger("foveal")
 
@@ -88,7 +89,7 @@ def _fold_dir(parent: Path, f: int) -> Path:
 def _write_oof(path: Path, images: ImageSet, probs: torch.Tensor) -> None:
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["index", "source", "label", "prediction", *images.classes])
+        w.writerow(["index", "source", "label", "prediction", *(cell(c) for c in images.classes)])
         for i, (label, p) in enumerate(zip(images.labels.tolist(), probs)):
             source = images.paths[i] if images.paths is not None else ""
-            w.writerow([i, source, images.classes[label], images.classes[int(p.argmax())], *(f"{v:.6f}" for v in p.tolist())])
+            w.writerow([i, cell(source), cell(images.classes[label]), cell(images.classes[int(p.argmax())]), *(f"{v:.6f}" for v in p.tolist())])
