@@ -54,7 +54,8 @@ def source_key(base: Path, files: Iterable[Path], args: dict[str, object]) -> st
 
 
 def save_splits(file: Path, data: DataSplits, warnings: list[str]) -> None:
-    """Write the decoded splits atomically; a failure only logs a warning."""
+    """Write the decoded splits atomically; a failure only logs a warning. `warnings` (the skipped files) are
+    stored for reference; the notes, which hold them too, are what a reader of the cache reports."""
     blob: dict[str, object] = {"version": CACHE_VERSION, "name": data.name, "classes": list(data.classes)}
     blob.update(notes=list(data.notes), warnings=warnings)
     for k, s in (("t", data.train), ("v", data.val)):
@@ -78,6 +79,4 @@ def load_splits(file: Path) -> DataSplits | None:
     except Exception as exc:  # a truncated or foreign file: rebuild it
         log.warning("ignoring unreadable tensor cache %s: %s", file, exc)
         return None
-    for line in blob["warnings"]:
-        log.warning("%s", line)
     return DataSplits(blob["name"], sets[0], sets[1], [*blob["notes"], f"decoded images loaded from cache {file}"])

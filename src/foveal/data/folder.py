@@ -232,7 +232,8 @@ def _label_key(label: str) -> tuple[int, int | str]:
 
 
 def _run(plan: _Plan, items: list[_Item], fn: Callable[[int], T]) -> tuple[list[int], list[T]]:
-    """fn(i) for every item in a thread pool; items it raises UnreadableImage on are skipped with a warning."""
+    """fn(i) for every item in a thread pool; items it raises UnreadableImage on are skipped (recorded in
+    plan.skipped)."""
 
     def call(i: int) -> T | UnreadableImage:
         try:
@@ -244,7 +245,6 @@ def _run(plan: _Plan, items: list[_Item], fn: Callable[[int], T]) -> tuple[list[
         results = list(pool.map(call, range(len(items))))
     for (_, f, _), r in zip(items, results):
         if isinstance(r, UnreadableImage):
-            log.warning("skipped %s: %s", f, r.reason)
             plan.skipped.append((f, r.reason))
     keep = [k for k, r in enumerate(results) if not isinstance(r, UnreadableImage)]
     for g, group in enumerate(plan.groups):  # every class must keep at least one image
@@ -256,9 +256,8 @@ def _run(plan: _Plan, items: list[_Item], fn: Callable[[int], T]) -> tuple[list[
 
 
 def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int, max_size: int | None = None) -> DataSplits:
-    """Read headers, choose size and channels, decode every image once, and split."""
-    for path, reason in plan.skipped:
-        log.warning("skipped %s: %s", path, reason)
+    """Read headers, choose size and channels, decode every image once, and split. What was skipped goes into the
+    notes, which the command that loaded the data reports, once."""
     items = [(g, f, label) for g, group in enumerate(plan.groups) for f, label in group.items]
     n_found = len(items) + len(plan.skipped)
     keep, found = _run(plan, items, lambda i: probe(items[i][1]))
