@@ -44,12 +44,18 @@ def tensors_key(tensors: Iterable[torch.Tensor], extra: dict[str, object]) -> st
 
 
 def source_key(base: Path, files: Iterable[Path], args: dict[str, object]) -> str:
-    """Hash of the load arguments and every source file's path relative to `base`, size and mtime."""
+    """Hash of the load arguments and every source file's path relative to `base`, size and mtime. A file that
+    cannot be stat()ed (a broken link, one removed since it was listed) counts as missing: the reader reports and
+    skips it."""
     h = hashlib.sha256()
     h.update(json.dumps({"v": CACHE_VERSION, **args}, sort_keys=True).encode())
     for f in sorted(set(files)):
-        st = f.stat()
-        h.update(f"{os.path.relpath(f, base)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        try:
+            st = f.stat()
+            seen = f"{st.st_size}\0{st.st_mtime_ns}"
+        except OSError:
+            seen = "missing"
+        h.update(f"{os.path.relpath(f, base)}\0{seen}\n".encode())
     return h.hexdigest()[:24]
 
 

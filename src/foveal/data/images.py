@@ -8,7 +8,10 @@ EXIF orientation is applied before anything else.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,14 +63,43 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
+
+
+@contextlib.contextmanager
+def open_regular(path: str | os.PathLike[str]) -> Iterator:
+    """The file opened for reading, if it is a regular file. It is opened without blocking, so that a named pipe
+    (which would wait for a writer forever) is refused at once; the check is made on the opened file, so nothing can
+    swap the file in between."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        gone = "a symbolic link to a missing file" if os.path.islink(path) else "the file is gone (removed after listing)"
+        raise UnreadableImage(path, gone) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "something else")
+            raise UnreadableImage(path, f"not a regular file but {kind}")
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f
+
+
 def probe(path: str | os.PathLike[str]) -> ImageInfo:
     """Read the size and colour kind from the file header only, without decoding pixels."""
     try:
-        with Image.open(path) as img:
+        with open_regular(path) as f, Image.open(f) as img:
             width, height = img.size
             # Image.getexif reads EXIF already parsed from the header; PNG's override would decode the pixels.
             orientation = Image.Image.getexif(img).get(0x0112, 1)
             grey = _is_grey_mode(img.mode)
+    except UnreadableImage:
+        raise
     except Exception as exc:  # corrupt files raise many kinds of error
         raise UnreadableImage(path, _reason(exc)) from exc
     if orientation in _ROTATED:
@@ -139,10 +171,12 @@ def read_image(path: str | os.PathLike[str], channels: int | None = None) -> tor
     if channels not in (None, 1, 3):
         raise FovealError(f"channels must be 1, 3 or None; got {channels!r}")
     try:
-        with Image.open(path) as img:
+        with open_regular(path) as f, Image.open(f) as img:
             img.load()
             img = ImageOps.exif_transpose(img)
             arr = _to_array(img)
+    except UnreadableImage:
+        raise
     except Exception as exc:
         raise UnreadableImage(path, _reason(exc)) from exc
     arr = _set_channels(arr, channels or (1 if arr.ndim == 2 else 3))
