@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from foveal.errors import FovealError
+from foveal.fileio import write_text_atomic
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "muon")
 SCHEDULES = ("constant", "cosine", "onecycle")
@@ -156,7 +157,7 @@ class TrainConfig:
         return asdict(self)
 
     def save(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
