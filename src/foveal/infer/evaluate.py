@@ -4,6 +4,7 @@ no task: `task_of` gives the Task of a checkpoint's card (Model passes tasks.res
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from foveal.engine.device import select_device, use_channels_last
 from foveal.engine.rundir import new_run_dir
 from foveal.errors import FovealError
 from foveal.models.card import ModelCard
+
+log = logging.getLogger("foveal")
 
 
 def evaluate_checkpoints(
@@ -63,6 +66,9 @@ def _evaluate_one(checkpoint, task_of, data, data_root, batch_size, device, tta,
         cfg = cfg.replace(tta=tta)
     task_type = task_of(card)
     splits = task_type.load_data(cfg)
+    if not same:  # what the reader skipped, as training reports it: once, for the first member of an ensemble
+        for note in splits.notes:
+            log.warning(note)
     val = task_type.eval_split(splits, card)
     dev = select_device(device)
     channels_last = use_channels_last(cfg.channels_last, model)
