@@ -159,3 +159,22 @@ def test_resize_keeps_uint8_and_values() -> None:
     ramp = torch.arange(16, dtype=torch.uint8).mul(16).expand(1, 16, 16)
     z = resize(ramp, (16, 8))
     assert z.shape == (1, 16, 8) and int(z[0, 0, 0]) < int(z[0, 0, -1])
+
+
+def test_a_large_jpeg_is_decoded_reduced_but_never_below_the_size_needed(tmp_path):
+    import tracemalloc
+
+    from foveal.data.images import read_image
+
+    Image.new("RGB", (3000, 2000), (200, 100, 50)).save(tmp_path / "big.jpg", quality=90)
+    tracemalloc.start()
+    try:
+        reduced = read_image(tmp_path / "big.jpg", reduce_to=(224, 224))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert tuple(reduced.shape) == (3, 250, 375) and peak < 2e6  # 1/8 scale: both sides still >= 224
+    assert tuple(read_image(tmp_path / "big.jpg", reduce_to=(600, 400)).shape) == (3, 1000, 1500)  # 1/2: 1/4 is < 600
+    assert tuple(read_image(tmp_path / "big.jpg").shape) == (3, 2000, 3000)
+    Image.new("RGB", (3000, 2000)).save(tmp_path / "big.png")
+    assert tuple(read_image(tmp_path / "big.png", reduce_to=(224, 224)).shape) == (3, 2000, 3000)  # JPEG only

@@ -56,3 +56,40 @@ def test_a_folder_with_a_broken_link_is_read_without_it(tmp_path):
 def test_nothing_readable_is_one_line(tmp_path):
     with pytest.raises(FovealError, match="no such file or folder"):
         read_sources([tmp_path / "typo.png"])
+
+
+@pytest.fixture(scope="module")
+def big_jpeg(tmp_path_factory):
+    """A 4000x3000 JPEG photo-like enough to decode (12 megapixels: 36 MB decoded at full size)."""
+    from PIL import ImageDraw
+
+    path = tmp_path_factory.mktemp("big") / "big.jpg"
+    img = Image.new("RGB", (4000, 3000), (120, 30, 200))
+    ImageDraw.Draw(img).ellipse((500, 500, 3000, 2500), fill=(10, 200, 10))
+    img.save(path, quality=85)
+    return path
+
+
+def test_a_huge_photo_is_decoded_reduced_and_reported_in_one_line_of_foveals(checkpoint, big_jpeg, monkeypatch, caplog):
+    import logging
+    import tracemalloc
+    import warnings
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 8_000_000)  # 12 MP is then a "huge" photo, as 108 MP is by default
+    logger = logging.getLogger("foveal")
+    monkeypatch.setattr(logger, "handlers", [caplog.handler])
+    monkeypatch.setattr(logger, "propagate", False)
+    model = foveal.Model(checkpoint)
+    with warnings.catch_warnings(record=True) as raised, caplog.at_level(logging.INFO, logger="foveal"):
+        warnings.simplefilter("always")
+        tracemalloc.start()
+        try:
+            results = model.predict(big_jpeg)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert len(results) == 1 and results[0].label in ("cat", "dog")
+    assert peak < 12e6, f"{peak / 1e6:.0f} MB traced: the 36 MB full-size decode happened"
+    assert not [w for w in raised if issubclass(w.category, Image.DecompressionBombWarning)]
+    said = [r.getMessage() for r in caplog.records if "big.jpg" in r.getMessage()]
+    assert said == [f"{big_jpeg}: a very large image (4000x3000, 12 megapixels); decoded reduced to 500x375"], said

@@ -295,7 +295,7 @@ def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int, max_s
     images = torch.empty((len(items), channels, *size), dtype=torch.uint8)
 
     def decode(i: int) -> None:
-        images[i] = resize(read_image(items[i][1], channels), size)
+        images[i] = resize(read_image(items[i][1], channels, reduce_to=size), size)
 
     keep, _ = _run(plan, items, decode)
     if len(keep) < len(items):

@@ -39,13 +39,15 @@ def expand_sources(sources: Iterable[str | Path]) -> tuple[list[Path], list[tupl
     return paths, failed
 
 
-def read_sources(sources: Iterable[str | Path], channels: int | None = None) -> tuple[list[Path], list, list[tuple[str, str]]]:
-    """(paths, decoded uint8 images, (path, reason) of unreadable files) for image files and folders."""
+def read_sources(sources: Iterable[str | Path], channels: int | None = None, reduce_to: tuple[int, int] | None = None,
+                 ) -> tuple[list[Path], list, list[tuple[str, str]]]:
+    """(paths, decoded uint8 images, (path, reason) of unreadable files) for image files and folders; with
+    `reduce_to` (height, width), large JPEGs are decoded reduced to no less than that size (data.images.read_image)."""
     kept, images = [], []
     paths, failed = expand_sources(sources)
     for path in paths:
         try:
-            img = read_image(path, channels=channels)
+            img = read_image(path, channels=channels, reduce_to=reduce_to)
         except UnreadableImage as err:
             log.warning("skipped %s: %s", path, err.reason)
             failed.append((str(path), str(err)))
