@@ -42,6 +42,8 @@ def evaluate_checkpoints(
         first = first or (task, out, val, splits)
         outs.append(out)
     task, _, val, splits = first
+    for note in splits.notes:  # what the reader skipped, as training reports it (once: the data of the first member)
+        log.warning(note)
     out = outs[0] if len(outs) == 1 else task.combine(outs)
     metrics = {"task": task.card.task, "model": task.card.model if len(outs) == 1 else f"ensemble of {len(outs)}",
                "data": splits.name, **out.metrics}
@@ -66,9 +68,6 @@ def _evaluate_one(checkpoint, task_of, data, data_root, batch_size, device, tta,
         cfg = cfg.replace(tta=tta)
     task_type = task_of(card)
     splits = task_type.load_data(cfg)
-    if not same:  # what the reader skipped, as training reports it: once, for the first member of an ensemble
-        for note in splits.notes:
-            log.warning(note)
     val = task_type.eval_split(splits, card)
     dev = select_device(device)
     channels_last = use_channels_last(cfg.channels_last, model)
