@@ -59,5 +59,46 @@ def test_a_file_removed_between_listing_and_reading_is_skipped(tmp_path, monkeyp
     with caplog.at_level("INFO", logger="foveal"):
         metrics = foveal.Model("linear").train(data=str(data), epochs=1, project=str(tmp_path / "runs"), progress=False)
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage() and "0.png" in r.getMessage()]
-    assert len(skipped) == 1 and str(data / "cat" / "0.png") in skipped[0] and "gone" in skipped[0], skipped
+    assert len(skipped) == 1 and str(data / "cat" / "0.png") in skipped[0] and "no such file" in skipped[0], skipped
     assert metrics["epochs"] == 1
+
+
+def _returns_within(seconds: float, fn, *args):
+    """fn(*args), or a failure when it blocks longer than `seconds` (a reader waiting on a named pipe's writer)."""
+    import threading
+
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(fn(*args)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"{fn.__name__} blocked on a named pipe"
+    return result[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX feature")
+def test_a_named_pipe_among_label_images_or_voc_annotations_is_skipped(tmp_path):
+    from foveal.data.detection.voc import read_voc
+    from foveal.data.segmentation.semantic import read_semantic
+
+    seg = tmp_path / "seg"
+    for sub in ("images", "masks"):
+        (seg / sub).mkdir(parents=True)
+    for i in range(4):
+        Image.new("RGB", (8, 8), (10 * i, 0, 0)).save(seg / "images" / f"{i}.png")
+        Image.new("L", (8, 8), i % 2).save(seg / "masks" / f"{i}.png")
+    (seg / "masks" / "3.png").unlink()
+    os.mkfifo(seg / "masks" / "3.png")
+    data = _returns_within(60, read_semantic, seg)
+    assert len(data.train) + len(data.val) == 3
+    assert any(n.startswith(f"{seg / 'masks' / '3.png'}:") and "named pipe" in n for n in data.notes), data.notes
+
+    voc = tmp_path / "voc"
+    (voc / "Annotations").mkdir(parents=True)
+    (voc / "JPEGImages").mkdir()
+    Image.new("RGB", (20, 10)).save(voc / "JPEGImages" / "a.jpg")
+    (voc / "Annotations" / "a.xml").write_text(
+        "<annotation><filename>a.jpg</filename><size><width>20</width><height>10</height></size><object><name>box"
+        "</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>")
+    os.mkfifo(voc / "Annotations" / "b.xml")
+    boxes = _returns_within(60, read_voc, voc)
+    assert len(boxes) == 1 and any("b.xml" in n and "named pipe" in n for n in boxes.notes), boxes.notes

@@ -86,7 +86,7 @@ def open_regular(path: str | os.PathLike[str]) -> Iterator:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
-        gone = "a symbolic link to a missing file" if os.path.islink(path) else "the file is gone (removed after listing)"
+        gone = "a symbolic link to a missing file" if os.path.islink(path) else "no such file (any more)"
         raise UnreadableImage(path, gone) from None
     try:
         mode = os.fstat(fd).st_mode
