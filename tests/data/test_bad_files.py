@@ -102,3 +102,15 @@ def test_a_named_pipe_among_label_images_or_voc_annotations_is_skipped(tmp_path)
     os.mkfifo(voc / "Annotations" / "b.xml")
     boxes = _returns_within(60, read_voc, voc)
     assert len(boxes) == 1 and any("b.xml" in n and "named pipe" in n for n in boxes.notes), boxes.notes
+
+
+def test_cross_validation_reports_a_skipped_file_once(tmp_path, monkeypatch, caplog):
+    data = two_classes(tmp_path / "data")
+    (data / "dog" / "cut.png").write_bytes(b"\x89PNG not really")
+    logger = logging.getLogger("foveal")
+    monkeypatch.setattr(logger, "handlers", [caplog.handler])
+    monkeypatch.setattr(logger, "propagate", False)
+    with caplog.at_level("INFO", logger="foveal"):
+        foveal.Model("linear").train(data=str(data), folds=2, epochs=1, project=str(tmp_path / "runs"), progress=False)
+    said = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage() and "cut.png" in r.getMessage()]
+    assert len(said) == 1, said

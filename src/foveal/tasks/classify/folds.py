@@ -51,6 +51,8 @@ def train_folds(cfg: TrainConfig, data: DataSplits, task, progress: bool = True)
     from foveal.engine.trainer import Trainer
 
     k = int(cfg.folds)
+    for note in data.notes:  # the folds' trainers see only their parts: what the reader skipped is said here, once
+        log.warning(note)
     images = pooled(data)
     counts = images.class_counts()
     if int(counts.min()) < k:
