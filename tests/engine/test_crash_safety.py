@@ -16,7 +16,7 @@ import torch
 
 import foveal
 from foveal.engine.checkpoint import load_checkpoint
-from foveal.engine.rundir import LOCK_NAME, run_lock
+from foveal.engine.runlock import LOCK_NAME, run_lock
 from foveal.errors import FovealError
 
 # linear on digits with plain SGD at a constant 0.5 improves in epochs 1-3 and not in 4: kills fall before, between

@@ -4,7 +4,7 @@ It knows no task: what differs between tasks (data, model, loss, evaluation, wha
 the Task it is handed (tasks/base.py).
 
 The run folder stays consistent under a kill at any moment: every file is written atomically, one process at a time
-trains in a folder (rundir.run_lock), and best.pt is written before last.pt, so that what last.pt records as the
+trains in a folder (runlock.run_lock), and best.pt is written before last.pt, so that what last.pt records as the
 best epoch is always on disk; a resume takes the best epoch from best.pt itself (`_restore_best`)."""
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from foveal.engine.device import autocast_dtype, keep_freed_memory, select_devic
 from foveal.engine.lookahead import Lookahead
 from foveal.engine.optim import lr_factor, make_optimizer
 from foveal.engine.progress import EpochProgress
-from foveal.engine.rundir import new_run_dir, run_lock, run_name
+from foveal.engine.rundir import new_run_dir, run_name
+from foveal.engine.runlock import run_lock
 from foveal.errors import FovealError
 from foveal.fileio import remove_stale_temps, write_text_atomic
 from foveal.models.card import ModelCard
