@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import stat
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -101,12 +102,17 @@ def open_regular(path: str | os.PathLike[str]) -> Iterator:
         yield f
 
 
+_OPENING = threading.Lock()  # warnings.catch_warnings is not thread-safe; the readers open images from a pool
+
+
 @contextlib.contextmanager
 def _opened(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
     """The image of a regular file, header read, without Pillow's DecompressionBombWarning (read_image says it)."""
-    with open_regular(path) as f, warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(f) as img:
+    with open_regular(path) as f:
+        with _OPENING, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(f)
+        with img:
             yield img
 
 
