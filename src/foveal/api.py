@@ -93,8 +93,11 @@ class Model:
             source = self.checkpoint if resume is True else resume
             if source is None:
                 raise FovealError("resume=True needs a Model made from a checkpoint or run folder")
+            if resume is True and self.checkpoint.name == "best.pt":
+                source = self.checkpoint.parent  # a run continues from its last epoch, not its best one
             path = resolve_checkpoint(source, prefer="last.pt")
             ckpt = load_checkpoint(path)
+            self._check_resumes(path, ckpt["card"])
             cfg = resumed_config(ckpt["config"], {**overrides, "data": None if data is None else str(data)})
             run_dir = path.parent
         else:
@@ -109,7 +112,7 @@ class Model:
             explicit = {k for k, v in overrides.items() if v is not None} | file_keys(config)
             cfg, applied = apply_recipe(cfg, splits, explicit | ({"model"} if self._model_given else set()))
             log.info("recipe %s: %s", cfg.recipe, ", ".join(f"{k}={v}" for k, v in applied.items()))
-        if ckpt is not None and ckpt["epoch"] >= cfg.epochs:
+        if ckpt is not None and ckpt["epoch"] >= cfg.epochs and _finished(run_dir, ckpt):
             raise FovealError(f"nothing to resume: {run_dir} already finished its {cfg.epochs} epochs")
         if cfg.folds and ckpt is None:
             self.run_dir, self.metrics = task.cross_validate(cfg, splits, progress=progress)
@@ -173,6 +176,14 @@ class Model:
         return predict(self.name if pretrained else self.checkpoint, sources, save=save, project=project, name=name,
                        device=device, **extra, **options)
 
+    def _check_resumes(self, path: Path, card: dict[str, Any]) -> None:
+        """A run is resumed by a Model of its own task (and model, when one was named): another one would write
+        into that run's folder."""
+        theirs = resolve_task(card["task"], card["model"])
+        if theirs is not self.task_type or (self._model_given and self.checkpoint is None and card["model"] != self.name):
+            raise FovealError(f"cannot resume {path}: it holds a {theirs.name} run of {card['model']}, not a "
+                              f"{self.task_type.name} run of {self.name}; resume it with foveal.Model({str(path.parent)!r})")
+
     def _need_checkpoint(self, verb: str) -> None:
         if self.checkpoint is None:
             raise FovealError(f"{verb} needs trained weights: train first, or make the Model from a checkpoint (runs/<run>/best.pt)")
@@ -191,6 +202,14 @@ def resumed_config(saved: dict[str, Any], overrides: dict[str, Any]) -> TrainCon
             f"only {', '.join(RESUME_CHANGEABLE)} may change); start a new run instead"
         )
     return TrainConfig.from_dict({**saved, **given})
+
+
+def _finished(run_dir: Path, ckpt: dict[str, Any]) -> bool:
+    """Whether the run wrote its metrics.json after its last epoch (a kill between the two leaves the run to finish)."""
+    try:
+        return json.loads((run_dir / "metrics.json").read_text()).get("epochs") == len(ckpt["history"])
+    except (OSError, ValueError):
+        return False
 
 
 def read_metrics(run_dir: str | Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ to, and the command line's options are made from them.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from foveal.errors import FovealError
+from foveal.fileio import write_text_atomic
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "muon")
 SCHEDULES = ("constant", "cosine", "onecycle")
@@ -145,16 +147,16 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "eval_batch_size", "val_period"):
             if int(getattr(self, key)) < 1:
                 raise FovealError(f"{key} must be at least 1; got {getattr(self, key)}")
-        if not self.lr > 0:
-            raise FovealError(f"lr must be positive; got {self.lr}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise FovealError(f"lr must be a positive finite number; got {self.lr}")
         if int(self.cutout) < 0:
             raise FovealError(f"cutout is the side of a square in pixels, 0 or more; got {self.cutout}")
         if self.translate is not None and int(self.translate) < 0:
             raise FovealError(f"translate is a shift in pixels, 0 or more; got {self.translate}")
-        if not self.muon_lr > 0:
-            raise FovealError(f"muon_lr must be positive; got {self.muon_lr}")
-        if not self.norm_lr > 0:
-            raise FovealError(f"norm_lr is a multiple of lr, above 0; got {self.norm_lr}")
+        if not (self.muon_lr > 0 and math.isfinite(self.muon_lr)):
+            raise FovealError(f"muon_lr must be a positive finite number; got {self.muon_lr}")
+        if not (self.norm_lr > 0 and math.isfinite(self.norm_lr)):
+            raise FovealError(f"norm_lr is a multiple of lr, above 0 and finite; got {self.norm_lr}")
         if not 0 <= self.label_smoothing < 1:
             raise FovealError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
         if not 0 < self.fraction <= 1:
@@ -169,7 +171,7 @@ class TrainConfig:
         return asdict(self)
 
     def save(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

@@ -3,6 +3,10 @@
 Kaggle submission files of a classifier: one row per image, its id taken from the file name, rows sorted by id;
 `id,label` by default; with `proba`, one probability column per class (`id,<class 1>,<class 2>,...`). The header's
 column names can be replaced (`header=["ImageId", "Label"]`). Detections: one row per box.
+
+Every name written to a CSV file (class names, ids, file names) goes through `cell`: text that a spreadsheet would
+run as a formula (it starts with = + - @, a tab or a carriage return, and is not a number) gets a leading quote,
+as OWASP's advice on CSV injection says.
 """
 
 from __future__ import annotations
@@ -15,6 +19,21 @@ from pathlib import Path
 from foveal.errors import FovealError
 from foveal.fileio import write_text_atomic
 from foveal.types import Classification, Detections
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(text: str) -> str:
+    """`text` as a CSV cell no spreadsheet runs as a formula: `=cmd|...` becomes `'=cmd|...`; -3.5 stays a number."""
+    text = str(text)
+    if not text.startswith(FORMULA_STARTS):
+        return text
+    try:
+        float(text)
+        return text
+    except ValueError:
+        return "'" + text
 
 
 def image_id(source: str) -> str:
@@ -35,8 +54,8 @@ def submission_rows(results: Sequence[Classification], proba: bool = False) -> l
         seen[i] = r.source
     order = sorted(range(len(results)), key=lambda k: id_sort_key(ids[k]))
     if proba:
-        return [[ids[k], *(f"{p:.6f}" for p in results[k].probs)] for k in order]
-    return [[ids[k], results[k].label] for k in order]
+        return [[cell(ids[k]), *(f"{p:.6f}" for p in results[k].probs)] for k in order]
+    return [[cell(ids[k]), cell(results[k].label)] for k in order]
 
 
 def write_submission(results: Sequence[Classification], path: str | Path, *, proba: bool = False,
@@ -50,7 +69,7 @@ def write_submission(results: Sequence[Classification], path: str | Path, *, pro
                               f"got {len(header)}: {','.join(header)}")
         columns = list(header)
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([columns, *submission_rows(results, proba)])
+    csv.writer(buf, lineterminator="\n").writerows([[cell(c) for c in columns], *submission_rows(results, proba)])
     return write_text_atomic(path, buf.getvalue())
 
 
@@ -70,5 +89,5 @@ def write_detections_csv(dets: Sequence[Detections], path: str | Path) -> Path:
         for d in dets:
             frame = "" if d.frame is None else d.frame
             for (x1, y1, x2, y2), s, c in zip(d.xyxy.tolist(), d.confidence.tolist(), d.class_id.tolist()):
-                w.writerow([d.source, frame, d.classes[c], f"{s:.4f}", f"{x1:.1f}", f"{y1:.1f}", f"{x2:.1f}", f"{y2:.1f}"])
+                w.writerow([cell(d.source), frame, cell(d.classes[c]), f"{s:.4f}", f"{x1:.1f}", f"{y1:.1f}", f"{x2:.1f}", f"{y2:.1f}"])
     return path

@@ -190,7 +190,7 @@ def test_corrupt_and_non_image_files_are_skipped(tmp_path: Path, caplog: pytest.
     warned = " ".join(r.getMessage() for r in caplog.records)
     notes = "\n".join(data.notes)
     for name in ("readme.txt", "fake.png", "cut.png"):
-        assert name in warned and name in notes
+        assert name in notes and name not in warned, "the command that loads the data reports its notes, once"
     assert ".DS_Store" not in warned + notes
     assert "skipped 3 of 11 files" in notes
 
@@ -247,11 +247,12 @@ def test_csv_errors(tmp_path: Path) -> None:
     csv.write_text("id,label\nzz1,a\nzz2,b\n")
     msg = error(load_path_data, csv)
     assert "none of the 2 ids" in msg and "zz1" in msg
-    csv.write_text("filename,label\n0.png,a\n1,b\n2,a\nq7,b\nq8,a\n3,b\n")
-    msg = error(load_path_data, csv)
-    assert "2 of 6 ids" in msg and "q7" in msg and "q8" in msg
     csv.write_text("filename,label\n0,a\n1,a\n")
     assert "one label" in error(load_path_data, csv)
+    csv.write_text("filename,label\n0,a\n1,\n,b\n")
+    assert "no usable rows" not in error(load_path_data, csv) and "one label" in error(load_path_data, csv)
+    csv.write_text("filename,label\n,a\n1,\n")
+    assert "no usable rows" in error(load_path_data, csv)
     (tmp_path / "other.csv").write_text("a,b\n")
     assert "2 CSV files" in error(load_path_data, tmp_path)
 
@@ -305,3 +306,38 @@ def test_unreadable_cache_file_is_rebuilt(tmp_path: Path, caplog: pytest.LogCapt
         data = load_path_data(tmp_path / "d", cache_dir=tmp_path / "c")
     assert len(data.train) + len(data.val) == 8
     assert any("cache" in r.getMessage() for r in caplog.records)
+
+
+def test_csv_rows_that_cannot_be_used_are_reported_by_line_and_the_rest_trained_on(tmp_path: Path, monkeypatch, caplog):
+    import foveal
+
+    for i in range(12):
+        write(tmp_path / f"{i}.png", 20 * i)
+    rows = [f"{i},{'a' if i % 2 else 'b'}" for i in range(12)]
+    rows += ["q7,a", "3,", ",b", "../escape.png,a", "5,a", "4,a", "4,b"]  # lines 14-20
+    (tmp_path / "labels.csv").write_text("filename,label\n" + "\n".join(rows) + "\n")
+    logger = logging.getLogger("foveal")
+    monkeypatch.setattr(logger, "handlers", [caplog.handler])
+    monkeypatch.setattr(logger, "propagate", False)
+    with caplog.at_level(logging.INFO, logger="foveal"):
+        metrics = foveal.Model("linear").train(data=str(tmp_path / "labels.csv"), epochs=1, val_split=0.25,
+                                               project=str(tmp_path / "runs"), progress=False)
+    said = [r.getMessage() for r in caplog.records]
+    where = str(tmp_path / "labels.csv")
+
+    def line(n: int) -> str:
+        found = [m for m in said if m.startswith(f"skipped {where} line {n}:")]
+        assert len(found) == 1, (n, said)
+        return found[0]
+
+    assert "'q7'" in line(14) and "no image file" in line(14)
+    assert "no label" in line(15) and "no file name" in line(16)
+    assert "outside the data folder" in line(17)
+    assert "'5'" in line(18) and "repeats line 7" in line(18)
+    assert "'4'" in line(19) and "is labelled 'a' here and 'b' on line 6; the first is kept" in line(19)
+    assert "repeats line 6" in line(20)
+    assert "skipped 7 of 19 rows of labels.csv" in said
+    assert metrics["epochs"] == 1
+    data = load_path_data(tmp_path / "labels.csv", val_split=0.25)
+    labels = {Path(p).name: s.classes[int(k)] for s in (data.train, data.val) for p, k in zip(s.paths, s.labels)}
+    assert len(labels) == 12 and labels["4.png"] == "b" and labels["5.png"] == "a", "each image once, first label"

@@ -159,3 +159,49 @@ def test_resize_keeps_uint8_and_values() -> None:
     ramp = torch.arange(16, dtype=torch.uint8).mul(16).expand(1, 16, 16)
     z = resize(ramp, (16, 8))
     assert z.shape == (1, 16, 8) and int(z[0, 0, 0]) < int(z[0, 0, -1])
+
+
+def test_a_large_jpeg_is_decoded_reduced_but_never_below_the_size_needed(tmp_path):
+    import tracemalloc
+
+    from foveal.data.images import read_image
+
+    Image.new("RGB", (3000, 2000), (200, 100, 50)).save(tmp_path / "big.jpg", quality=90)
+    tracemalloc.start()
+    try:
+        reduced = read_image(tmp_path / "big.jpg", reduce_to=(224, 224))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert tuple(reduced.shape) == (3, 250, 375) and peak < 2e6  # 1/8 scale: both sides still >= 224
+    assert tuple(read_image(tmp_path / "big.jpg", reduce_to=(600, 400)).shape) == (3, 1000, 1500)  # 1/2: 1/4 is < 600
+    assert tuple(read_image(tmp_path / "big.jpg").shape) == (3, 2000, 3000)
+    Image.new("RGB", (3000, 2000)).save(tmp_path / "big.png")
+    assert tuple(read_image(tmp_path / "big.png", reduce_to=(224, 224)).shape) == (3, 2000, 3000)  # JPEG only
+
+
+def test_training_data_with_a_huge_photo_says_so_once_and_leaves_the_warning_filters_alone(tmp_path, monkeypatch, caplog):
+    import logging
+    import warnings
+
+    from foveal.data.folder import load_path_data
+
+    for k, name in enumerate(("cat", "dog")):
+        (tmp_path / name).mkdir()
+        for i in range(4):
+            Image.new("L", (16, 16), 40 + 150 * k + i).save(tmp_path / name / f"{i}.png")
+    Image.new("RGB", (4000, 3000), (200, 100, 50)).save(tmp_path / "dog" / "huge.jpg", quality=80)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 8_000_000)
+    logger = logging.getLogger("foveal")
+    monkeypatch.setattr(logger, "handlers", [caplog.handler])
+    monkeypatch.setattr(logger, "propagate", False)
+    filters = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as raised, caplog.at_level(logging.INFO, logger="foveal"):
+        warnings.simplefilter("always")
+        data = load_path_data(tmp_path, img_size=16, cache_dir=tmp_path / "cache")
+    assert len(data.train) + len(data.val) == 9
+    said = [r.getMessage() for r in caplog.records if "huge.jpg" in r.getMessage()]
+    assert said == [f"{tmp_path / 'dog' / 'huge.jpg'}: a very large image (4000x3000, 12 megapixels); decoded reduced "
+                    "to 500x375"], said
+    assert not [w for w in raised if issubclass(w.category, Image.DecompressionBombWarning)]
+    assert warnings.filters == filters

@@ -53,3 +53,14 @@ def test_not_a_foveal_checkpoint_and_truncated_and_missing(tmp_path):
         load_checkpoint(tmp_path / "nope.pt")
     with pytest.raises(FovealError, match="no checkpoint"):
         resolve_checkpoint(tmp_path / "x" if (tmp_path / "x").mkdir() is None else None)
+
+
+def test_the_refusal_of_code_does_not_advise_weights_only_false(tmp_path):
+    path = tmp_path / "evil.pt"
+    with path.open("wb") as f:
+        pickle.dump({"format": "foveal-checkpoint", "payload": Evil()}, f)
+    with pytest.raises(FovealError) as err:
+        load_checkpoint(path)
+    message = str(err.value)
+    assert "\n" not in message and "holds Python objects" in message
+    assert "weights_only" not in message.replace("weights only", "") and "False" not in message

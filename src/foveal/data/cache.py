@@ -44,17 +44,24 @@ def tensors_key(tensors: Iterable[torch.Tensor], extra: dict[str, object]) -> st
 
 
 def source_key(base: Path, files: Iterable[Path], args: dict[str, object]) -> str:
-    """Hash of the load arguments and every source file's path relative to `base`, size and mtime."""
+    """Hash of the load arguments and every source file's path relative to `base`, size and mtime. A file that
+    cannot be stat()ed (a broken link, one removed since it was listed) counts as missing: the reader reports and
+    skips it."""
     h = hashlib.sha256()
     h.update(json.dumps({"v": CACHE_VERSION, **args}, sort_keys=True).encode())
     for f in sorted(set(files)):
-        st = f.stat()
-        h.update(f"{os.path.relpath(f, base)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        try:
+            st = f.stat()
+            seen = f"{st.st_size}\0{st.st_mtime_ns}"
+        except OSError:
+            seen = "missing"
+        h.update(f"{os.path.relpath(f, base)}\0{seen}\n".encode())
     return h.hexdigest()[:24]
 
 
 def save_splits(file: Path, data: DataSplits, warnings: list[str]) -> None:
-    """Write the decoded splits atomically; a failure only logs a warning."""
+    """Write the decoded splits atomically; a failure only logs a warning. `warnings` (the skipped files) are
+    stored for reference; the notes, which hold them too, are what a reader of the cache reports."""
     blob: dict[str, object] = {"version": CACHE_VERSION, "name": data.name, "classes": list(data.classes)}
     blob.update(notes=list(data.notes), warnings=warnings)
     for k, s in (("t", data.train), ("v", data.val)):
@@ -78,6 +85,4 @@ def load_splits(file: Path) -> DataSplits | None:
     except Exception as exc:  # a truncated or foreign file: rebuild it
         log.warning("ignoring unreadable tensor cache %s: %s", file, exc)
         return None
-    for line in blob["warnings"]:
-        log.warning("%s", line)
     return DataSplits(blob["name"], sets[0], sets[1], [*blob["notes"], f"decoded images loaded from cache {file}"])

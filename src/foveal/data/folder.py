@@ -168,31 +168,48 @@ def _add_tree(plan: _Plan, folder: Path, split: str) -> None:
     plan.groups.append(group)
 
 
-def _read_csv(path: Path) -> list[tuple[str, str]]:
-    """(file id, label) rows of a CSV with a header row; first column = file, second = label."""
+def _read_csv(path: Path) -> tuple[list[tuple[int, str, str]], list[str]]:
+    """(line number, file id, label) rows of a CSV with a header row (first column = file, second = label), and a
+    note per row skipped: one without an id or a label, and a repeated id (the first row of an id is kept; a repeat
+    with another label is named as a conflict)."""
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise FovealError(f"cannot read CSV {path}: {exc}; expected a UTF-8 text file of filename,label") from exc
-    lines = [line for line in lines if line.strip()]
-    if not lines:
+    numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    if not numbered:
         raise FovealError(f"CSV {path} is empty; expected a header row and one filename,label row per image")
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(numbered[0][1], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(lines, dialect)
-    header = next(reader)
+    header = next(csv.reader([numbered[0][1]], dialect))
     if len([h for h in header if h.strip()]) < 2:
         raise FovealError(f"CSV {path} has no label column (header {header}); expected two columns: filename,label")
-    rows = []
-    for lineno, row in enumerate(reader, start=2):
-        if len(row) < 2 or not row[0].strip() or not row[1].strip():
-            raise FovealError(f"CSV {path} line {lineno} is {','.join(row)!r}; expected filename,label")
-        rows.append((row[0].strip(), row[1].strip()))
+    rows, notes, first = [], [], {}
+    for lineno, line in numbered[1:]:
+        row = next(csv.reader([line], dialect), [])
+        file_id, label = (row[0].strip(), row[1].strip()) if len(row) >= 2 else (row[0].strip() if row else "", "")
+        if not file_id or not label:
+            missing = "file name" if not file_id else "label"
+            notes.append(f"skipped {path} line {lineno}: no {missing} in {line.strip()!r}; expected filename,label")
+            continue
+        key = _csv_id(file_id)
+        if key in first:
+            seen_line, seen_label = first[key]
+            what = (f"repeats line {seen_line}" if label == seen_label else
+                    f"is labelled {label!r} here and {seen_label!r} on line {seen_line}; the first is kept")
+            notes.append(f"skipped {path} line {lineno}: id {file_id!r} {what}")
+            continue
+        first[key] = (lineno, label)
+        rows.append((lineno, file_id, label))
     if not rows:
-        raise FovealError(f"CSV {path} has a header but no rows; expected one filename,label row per image")
-    return rows
+        raise FovealError(f"CSV {path} has a header but no usable rows; expected one filename,label row per image")
+    return rows, notes
+
+
+def _csv_id(file_id: str) -> str:
+    return file_id.replace("\\", "/").removeprefix("./")
 
 
 def _index(folder: Path, files: list[Path]) -> dict[str, Path]:
@@ -207,9 +224,10 @@ def _index(folder: Path, files: list[Path]) -> dict[str, Path]:
 
 
 def _csv_plan(path: Path, extra_dirs: list[Path]) -> _Plan:
-    """Images named by a CSV, looked up in its folder, then <stem>/, then images/, then other subfolders."""
-    rows = _read_csv(path)
-    ids = [i.replace("\\", "/").removeprefix("./") for i, _ in rows]
+    """Images named by a CSV, looked up in its folder, then <stem>/, then images/, then other subfolders. Rows whose
+    file is missing are reported by line and skipped, as unreadable files of an image folder are."""
+    rows, notes = _read_csv(path)
+    ids = [_csv_id(i) for _, i, _ in rows]
     files = _walk(path.parent)
     candidates = list(dict.fromkeys([path.parent, path.parent / path.stem, path.parent / "images", *extra_dirs]))
     best, best_hits, best_index = path.parent, -1, {}
@@ -218,20 +236,26 @@ def _csv_plan(path: Path, extra_dirs: list[Path]) -> _Plan:
         hits = sum(i in index for i in ids)
         if hits > best_hits:
             best, best_hits, best_index = folder, hits, index
-    missing = [i for i in ids if i not in best_index]
     if best_hits <= 0:
         looked = ", ".join(str(c) for c in candidates if c.is_dir())
         raise FovealError(f"none of the {len(ids)} ids in {path} match an image file in {looked}; first: {ids[:3]}")
-    if missing:
-        raise FovealError(f"{len(missing)} of {len(ids)} ids in {path} have no image file in {best}; "
-                          f"first missing: {missing[:5]}")
-    classes = sorted({label for _, label in rows}, key=_label_key)
+    kept, n_rows = [], len(rows) + len(notes)
+    for (lineno, raw, label), i in zip(rows, ids):
+        if i in best_index:
+            kept.append((best_index[i], label))
+        else:
+            outside = Path(i).is_absolute() or ".." in Path(i).parts
+            why = "it points outside the data folder" if outside else f"no image file of that name in {best}"
+            notes.append(f"skipped {path} line {lineno}: {raw!r}: {why}")
+    classes = sorted({label for _, label in kept}, key=_label_key)
     if len(classes) < 2:
-        raise FovealError(f"CSV {path} has one label ({classes[0]!r}); classification needs at least two classes")
-    items = [(best_index[i], label) for i, (_, label) in zip(ids, rows)]
-    group = _Group("all", items, classes, dict.fromkeys(classes, f"the rows of {path}"))
+        raise FovealError(f"CSV {path} has one label ({classes[0]!r}) in its usable rows; classification needs at "
+                          "least two classes")
+    group = _Group("all", kept, classes, dict.fromkeys(classes, f"the rows of {path}"))
     plan = _Plan(path.parent.name, path.parent, [group], [path] + [f for f in files if f.is_relative_to(best)])
     plan.notes.append(f"labels from {path.name}, images from {best}")
+    if notes:
+        plan.notes += [*notes, f"skipped {len(notes)} of {n_rows} rows of {path.name}"]
     return plan
 
 
@@ -241,7 +265,8 @@ def _label_key(label: str) -> tuple[int, int | str]:
 
 
 def _run(plan: _Plan, items: list[_Item], fn: Callable[[int], T]) -> tuple[list[int], list[T]]:
-    """fn(i) for every item in a thread pool; items it raises UnreadableImage on are skipped with a warning."""
+    """fn(i) for every item in a thread pool; items it raises UnreadableImage on are skipped (recorded in
+    plan.skipped)."""
 
     def call(i: int) -> T | UnreadableImage:
         try:
@@ -253,7 +278,6 @@ def _run(plan: _Plan, items: list[_Item], fn: Callable[[int], T]) -> tuple[list[
         results = list(pool.map(call, range(len(items))))
     for (_, f, _), r in zip(items, results):
         if isinstance(r, UnreadableImage):
-            log.warning("skipped %s: %s", f, r.reason)
             plan.skipped.append((f, r.reason))
     keep = [k for k, r in enumerate(results) if not isinstance(r, UnreadableImage)]
     for g, group in enumerate(plan.groups):  # every class must keep at least one image
@@ -265,9 +289,8 @@ def _run(plan: _Plan, items: list[_Item], fn: Callable[[int], T]) -> tuple[list[
 
 
 def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int, max_size: int | None = None) -> DataSplits:
-    """Read headers, choose size and channels, decode every image once, and split."""
-    for path, reason in plan.skipped:
-        log.warning("skipped %s: %s", path, reason)
+    """Read headers, choose size and channels, decode every image once, and split. What was skipped goes into the
+    notes, which the command that loaded the data reports, once."""
     items = [(g, f, label) for g, group in enumerate(plan.groups) for f, label in group.items]
     n_found = len(items) + len(plan.skipped)
     keep, found = _run(plan, items, lambda i: probe(items[i][1]))
@@ -281,7 +304,7 @@ def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int, max_s
     images = torch.empty((len(items), channels, *size), dtype=torch.uint8)
 
     def decode(i: int) -> None:
-        images[i] = resize(read_image(items[i][1], channels), size)
+        images[i] = resize(read_image(items[i][1], channels, reduce_to=size), size)
 
     keep, _ = _run(plan, items, decode)
     if len(keep) < len(items):

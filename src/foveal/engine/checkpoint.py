@@ -6,6 +6,9 @@ A checkpoint is a dict of tensors and plain values: {"format", "version", "card"
 
 from __future__ import annotations
 
+import pickle
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +51,28 @@ def resolve_checkpoint(path: str | Path, prefer: str = "best.pt") -> Path:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     p = resolve_checkpoint(path)
     try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols say nothing to a user
+            warnings.simplefilter("ignore", UserWarning)
+            ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated file, or a pickle holding code
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FovealError(f"cannot read checkpoint {p}: {reason}") from None
+        raise FovealError(f"cannot read checkpoint {p}: {_load_failure(err)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise FovealError(f"{p} is not a foveal checkpoint (expected a file written by `foveal train`)")
     if ckpt.get("version", 0) > VERSION:
         raise FovealError(f"{p} was written by a newer foveal (checkpoint version {ckpt['version']} > {VERSION})")
     return ckpt
+
+
+def _load_failure(err: Exception) -> str:
+    """Why torch.load refused a file, in one line. A pickle holding objects other than tensors is named as such,
+    without torch's advice to load it with weights_only=False: that would run the code it may hold."""
+    text = " ".join(str(err).split())
+    if isinstance(err, pickle.UnpicklingError) and "weights only load failed" in text.lower():
+        found = re.search(r"WeightsUnpickler error: (.*?)(?: Check the documentation|$)", text)
+        detail = f" ({found.group(1).strip()})" if found and found.group(1).strip() else ""
+        return (f"it holds Python objects, not only tensors{detail}; foveal loads weights only and never runs code "
+                "from a checkpoint")
+    return str(err).strip().splitlines()[0] if text else type(err).__name__
 
 
 def load_model(path: str | Path) -> tuple[torch.nn.Module, ModelCard, dict[str, Any]]:

@@ -1,13 +1,18 @@
 """The Trainer: fit a model on a task's data, evaluate every epoch, checkpoint atomically, resume, stop early.
 
 It knows no task: what differs between tasks (data, model, loss, evaluation, what trains in each epoch) comes from
-the Task it is handed (tasks/base.py)."""
+the Task it is handed (tasks/base.py).
+
+The run folder stays consistent under a kill at any moment: every file is written atomically, one process at a time
+trains in a folder (runlock.run_lock), and best.pt is written before last.pt, so that what last.pt records as the
+best epoch is always on disk; a resume takes the best epoch from best.pt itself (`_restore_best`)."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
 import gc
+import io
 import json
 import logging
 import math
@@ -28,7 +33,9 @@ from foveal.engine.lookahead import Lookahead
 from foveal.engine.optim import lr_factor, make_optimizer
 from foveal.engine.progress import EpochProgress, epoch_line
 from foveal.engine.rundir import new_run_dir, run_name
+from foveal.engine.runlock import run_lock
 from foveal.errors import FovealError
+from foveal.fileio import remove_stale_temps, write_text_atomic
 from foveal.models.card import ModelCard
 from foveal.models.registry import count_parameters
 
@@ -109,9 +116,9 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self._last_eval: tuple[int, Any] | None = None  # (epoch, its evaluation), for _finish to reuse
         self.start_epoch, self.best_fitness, self.best_epoch = 1, -math.inf, 0
+        self.run_dir = run_dir or new_run_dir(cfg.project, run_name(cfg), cfg.exist_ok)
         if resume is not None:
             self._restore(resume)
-        self.run_dir = run_dir or new_run_dir(cfg.project, run_name(cfg), cfg.exist_ok)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         self.model.load_state_dict(ckpt["state_dict"])
@@ -122,13 +129,36 @@ class Trainer:
         self.start_epoch = int(ckpt["epoch"]) + 1
         if self.lookahead is not None and ckpt.get("lookahead") is not None:
             self.lookahead.load_state_dict(ckpt["lookahead"])
-        self.best_fitness, self.best_epoch = float(ckpt["best_fitness"]), int(ckpt["best_epoch"])
+        self.best_fitness, self.best_epoch = self._restore_best(ckpt)
+
+    def _restore_best(self, last: dict[str, Any]) -> tuple[float, int]:
+        """(fitness, epoch) of the best weights on disk: best.pt's own record. A kill after best.pt's write and
+        before last.pt's leaves best.pt one epoch ahead of last.pt; that epoch is trained again and, being the
+        recorded best epoch, replaces best.pt (see `_fit_epochs`)."""
+        from foveal.engine.checkpoint import load_checkpoint
+
+        if not (self.run_dir / "best.pt").is_file():
+            return -math.inf, 0
+        best = load_checkpoint(self.run_dir / "best.pt")
+        if best["card"] != last["card"]:
+            raise FovealError(f"cannot resume {self.run_dir}: its best.pt holds another model than its last.pt")
+        return float(best["best_fitness"]), int(best["best_epoch"])
 
     # --- the loop -------------------------------------------------------------------------------------------
 
     def fit(self) -> TrainResult:
+        with run_lock(self.run_dir):
+            leftovers = remove_stale_temps(self.run_dir)
+            if leftovers:
+                log.info("removed %d unfinished file(s) of an interrupted write: %s", len(leftovers),
+                         ", ".join(p.name for p in leftovers))
+            return self._fit()
+
+    def _fit(self) -> TrainResult:
         cfg = self.cfg
         self.cfg.save(self.run_dir / "config.yaml")
+        if self.history:  # resumed: results.csv may lag last.pt by the epoch a kill interrupted
+            _write_history(self.run_dir / "results.csv", self.history)
         log.info("training %s on %s (%d train / %d val images, %d classes) on %s%s%s -> %s",
                  cfg.model, self.data.name, len(self.data.train), len(self.data.val), len(self.data.classes), self.device,
                  ", bf16" if self.amp else "", ", channels_last" if self.channels_last else "", self.run_dir)
@@ -160,7 +190,8 @@ class Trainer:
                 self._last_eval = (epoch, out)
                 record.update({f"val_{k}": v for k, v in out.metrics.items() if isinstance(v, (int, float))})
                 fitness = out.metrics[self.task.fitness_key]
-                improved = fitness > self.best_fitness
+                # the best epoch itself again: best.pt was written and last.pt not, before a kill
+                improved = fitness > self.best_fitness or epoch == self.best_epoch
                 if improved:
                     self.best_fitness, self.best_epoch, stale = fitness, epoch, 0
                 else:
@@ -289,10 +320,11 @@ class Trainer:
         }
 
     def _save(self, epoch: int, improved: bool) -> None:
+        """best.pt first: last.pt then never names a best epoch whose weights are not on disk."""
         payload = self._payload(epoch)
-        save_checkpoint(self.run_dir / "last.pt", payload)
         if improved:
             save_checkpoint(self.run_dir / "best.pt", payload)
+        save_checkpoint(self.run_dir / "last.pt", payload)
         _write_history(self.run_dir / "results.csv", self.history)
 
     def _finish(self) -> TrainResult:
@@ -312,7 +344,7 @@ class Trainer:
             "train_images_per_s": float(np.median([r["images_per_s"] for r in self.history])),
             **self.task.run_metrics(),
         }
-        (self.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        write_text_atomic(self.run_dir / "metrics.json", json.dumps(metrics, indent=2))
         self.task.write_report(self.run_dir, self.data.val, out, self.history)
         log.info("done: %s %.4f (best epoch %d) in %.1fs; results in %s", self.task.fitness_key,
                  metrics[self.task.fitness_key], self.best_epoch, metrics["train_time_s"], self.run_dir)
@@ -321,7 +353,8 @@ class Trainer:
 
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
     keys = list(dict.fromkeys(k for r in history for k in r))
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(history)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(history)
+    write_text_atomic(path, buf.getvalue())

@@ -4,6 +4,7 @@ no task: `task_of` gives the Task of a checkpoint's card (Model passes tasks.res
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from foveal.engine.device import select_device, use_channels_last
 from foveal.engine.rundir import new_run_dir
 from foveal.errors import FovealError
 from foveal.models.card import ModelCard
+
+log = logging.getLogger("foveal")
 
 
 def evaluate_checkpoints(
@@ -41,6 +44,8 @@ def evaluate_checkpoints(
         first = first or (task, out, val, splits)
         outs.append(out)
     task, _, val, splits = first
+    for note in splits.notes:  # what the reader skipped, as training reports it (once: the data of the first member)
+        log.warning(note)
     out = outs[0] if len(outs) == 1 else task.combine(outs)
     metrics = {"task": task.card.task, "model": task.card.model if len(outs) == 1 else f"ensemble of {len(outs)}",
                "data": splits.name, "split": split, **out.metrics}

@@ -14,33 +14,42 @@ from foveal.errors import FovealError
 log = logging.getLogger("foveal")
 
 
-def expand_sources(sources: Iterable[str | Path]) -> list[Path]:
-    """Files as given (any extension: a bad one is reported when decoded); folders searched recursively for images."""
+def expand_sources(sources: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """(paths, (path, reason) of what cannot be read): files as given (any extension: a bad one is reported when
+    decoded), folders searched recursively for image files. A path that names nothing (a typo, a file removed since
+    the shell listed it) is reported and skipped like an unreadable file; the run fails only when nothing is left."""
     paths: list[Path] = []
+    failed: list[tuple[str, str]] = []
     for src in sources:
         p = Path(src)
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith("."))
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".")
+                           and not f.is_dir())
             if not found:
                 raise FovealError(f"no images in folder {p} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
-            paths += found
-        elif p.is_file():
-            paths.append(p)
+            paths += found  # links to missing files and pipes among them are reported when read
+        elif p.exists() or p.is_symlink():
+            paths.append(p)  # a link to a missing file, or a pipe, is reported when read
         else:
-            raise FovealError(f"no such file or folder: {p}")
+            log.warning("skipped %s: no such file or folder", p)
+            failed.append((str(p), f"no such file or folder: {p}"))
     if not paths:
-        raise FovealError("nothing to predict: give image files or folders")
-    return paths
+        missing = f": {failed[0][1]}" if len(failed) == 1 else f" ({len(failed)} paths name no file or folder)" if failed else ""
+        raise FovealError(f"nothing to predict{missing}; give image files or folders")
+    return paths, failed
 
 
-def read_sources(sources: Iterable[str | Path], channels: int | None = None) -> tuple[list[Path], list, list[tuple[str, str]]]:
-    """(paths, decoded uint8 images, (path, reason) of unreadable files) for image files and folders."""
-    kept, images, failed = [], [], []
-    for path in expand_sources(sources):
+def read_sources(sources: Iterable[str | Path], channels: int | None = None, reduce_to: tuple[int, int] | None = None,
+                 ) -> tuple[list[Path], list, list[tuple[str, str]]]:
+    """(paths, decoded uint8 images, (path, reason) of unreadable files) for image files and folders; with
+    `reduce_to` (height, width), large JPEGs are decoded reduced to no less than that size (data.images.read_image)."""
+    kept, images = [], []
+    paths, failed = expand_sources(sources)
+    for path in paths:
         try:
-            img = read_image(path, channels=channels)
+            img = read_image(path, channels=channels, reduce_to=reduce_to)
         except UnreadableImage as err:
-            log.warning("skipped %s: %s", path, err)
+            log.warning("skipped %s: %s", path, err.reason)
             failed.append((str(path), str(err)))
             continue
         kept.append(path)

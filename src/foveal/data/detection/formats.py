@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from foveal.data.detection.annotations import BoxDataset
@@ -11,6 +12,8 @@ from foveal.data.detection.yolo import read_yolo, write_yolo
 from foveal.errors import FovealError
 
 FORMATS = ("yolo", "coco", "voc")
+
+log = logging.getLogger("foveal")
 
 
 def format_of(path: Path) -> str | None:
@@ -54,9 +57,23 @@ def convert(src: str | Path, to: str, out: str | Path, split: str | None = None)
     if split is not None and split not in splits:
         raise FovealError(f"{src} has no split {split!r}; it has {', '.join(splits)}")
     if to == "yolo":
-        return write_yolo({split: splits[split]} if split else _distinct(splits), out)
+        chosen = {split: splits[split]} if split else _distinct(splits)
+        report(chosen.values())
+        return write_yolo(chosen, out)
     one = splits[split or next(iter(splits))]
+    report([one])
     return write_coco(one, out) if to == "coco" else write_voc(one, out, split or "train")
+
+
+def report(datasets) -> None:
+    """Log what the readers skipped in these splits (bad label lines by file:line, label files without an image,
+    unreadable images), as training reports it; a split read once for two names is reported once."""
+    seen: set[int] = set()
+    for ds in datasets:
+        if id(ds) not in seen:
+            seen.add(id(ds))
+            for note in ds.notes:
+                log.warning(note)
 
 
 def _distinct(splits: dict[str, BoxDataset]) -> dict[str, BoxDataset]:

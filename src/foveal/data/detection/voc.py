@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from foveal.data.detection.annotations import BadLabels, BoxDataset, ImageBoxes, box_problem, link_or_copy
+from foveal.data.images import UnreadableImage, open_regular
 from foveal.errors import FovealError
 
 
@@ -32,7 +33,10 @@ def read_voc(root: str | Path, split: str | None = None) -> BoxDataset:
     parsed, notes = [], []
     for f in files:
         try:
-            parsed.append((f, ET.parse(f).getroot()))
+            with open_regular(f) as fh:  # a named pipe would block the parser
+                parsed.append((f, ET.parse(fh).getroot()))
+        except UnreadableImage as exc:
+            notes.append(f"{f}: not readable XML ({exc.reason}); skipped")
         except (OSError, ET.ParseError) as exc:
             notes.append(f"{f}: not readable XML ({exc}); skipped")
     names_file = root / "classes.txt"

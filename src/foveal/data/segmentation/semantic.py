@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from foveal.data.splits import Splits
-from foveal.data.images import IMAGE_EXTENSIONS, UnreadableImage, read_image, resize
+from foveal.data.images import IMAGE_EXTENSIONS, UnreadableImage, open_regular, read_image, resize
 from foveal.errors import FovealError
 
 IGNORE = 255
@@ -131,8 +131,9 @@ def find_pairs(root: Path) -> tuple[str, dict[str, Pairs]]:
 
 def read_mask(path: Path, palette: dict[tuple[int, int, int], int] | None, layout: str) -> np.ndarray:
     """A label image as (H, W) uint8 class ids. Palette ('P') PNGs give their indices (VOC); RGB ones are mapped
-    through the palette of classes.txt; grey ones are the ids themselves."""
-    with Image.open(path) as im:
+    through the palette of classes.txt; grey ones are the ids themselves. Only a regular file is read (a named pipe
+    would block): anything else raises UnreadableImage."""
+    with open_regular(path) as f, Image.open(f) as im:
         if im.mode == "P" or im.mode == "L" or (im.mode.startswith("I") and palette is None):
             ids = np.asarray(im if im.mode in ("P", "L") else im.convert("I"))
             if ids.dtype != np.uint8:
@@ -167,7 +168,7 @@ def decode_pairs(pairs: Pairs, classes: tuple[str, ...] | None, palette, layout:
             img = read_image(img_path, channels=3)
             ids = read_mask(mask_path, palette, layout)
         except (UnreadableImage, ValueError, OSError) as exc:
-            notes.append(f"{mask_path if not isinstance(exc, UnreadableImage) else img_path}: {exc}; skipped")
+            notes.append(f"{exc.path if isinstance(exc, UnreadableImage) else mask_path}: {exc}; skipped")
             continue
         if ids.shape != tuple(img.shape[-2:]):
             notes.append(f"{mask_path}: label image is {ids.shape[1]}x{ids.shape[0]}, its image {img_path.name} is "

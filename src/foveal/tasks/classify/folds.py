@@ -21,6 +21,7 @@ from foveal.config import TrainConfig
 from foveal.data.tensors import DataSplits, ImageSet
 from foveal.engine.rundir import new_run_dir, run_name
 from foveal.errors import FovealError
+from foveal.outputs import cell
 
 log = logging.getLogger("foveal")
 
@@ -50,6 +51,8 @@ def train_folds(cfg: TrainConfig, data: DataSplits, task, progress: bool = True)
     from foveal.engine.trainer import Trainer
 
     k = int(cfg.folds)
+    for note in data.notes:  # the folds' trainers see only their parts: what the reader skipped is said here, once
+        log.warning(note)
     images = pooled(data)
     counts = images.class_counts()
     if int(counts.min()) < k:
@@ -88,7 +91,7 @@ def _fold_dir(parent: Path, f: int) -> Path:
 def _write_oof(path: Path, images: ImageSet, probs: torch.Tensor) -> None:
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["index", "source", "label", "prediction", *images.classes])
+        w.writerow(["index", "source", "label", "prediction", *(cell(c) for c in images.classes)])
         for i, (label, p) in enumerate(zip(images.labels.tolist(), probs)):
             source = images.paths[i] if images.paths is not None else ""
-            w.writerow([i, source, images.classes[label], images.classes[int(p.argmax())], *(f"{v:.6f}" for v in p.tolist())])
+            w.writerow([i, cell(source), cell(images.classes[label]), cell(images.classes[int(p.argmax())]), *(f"{v:.6f}" for v in p.tolist())])

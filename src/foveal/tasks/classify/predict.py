@@ -92,7 +92,10 @@ def predict_with(predictors: list[Predictor], sources: Iterable[str | Path], tta
             raise FovealError(f"cannot ensemble models with different classes: {p.card.model} has {len(p.card.classes)} "
                               f"({', '.join(p.card.classes[:3])}, ...), {predictors[0].card.model} has {len(classes)} "
                               f"({', '.join(classes[:3])}, ...)")
-    kept, images, failed = read_sources(sources, channels=max(p.card.in_channels for p in predictors))
+    needed = [(max(c.input_size[0], c.resize_size or 0), max(c.input_size[1], c.resize_size or 0))
+              for c in (p.card for p in predictors)]
+    kept, images, failed = read_sources(sources, channels=max(p.card.in_channels for p in predictors),
+                                        reduce_to=(max(h for h, _ in needed), max(w for _, w in needed)))
     if not images:
         return Predictions([], [], failed)
     probs = torch.stack([p.image_probabilities(images, tta) for p in predictors]).mean(0)

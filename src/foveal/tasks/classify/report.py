@@ -10,6 +10,7 @@ import torch
 
 from foveal.data.tensors import ImageSet
 from foveal.metrics.classification import confusion_matrix
+from foveal.outputs import cell
 
 GRID_SIZE = 16
 
@@ -52,6 +53,6 @@ def write_confusion_csv(path: Path, cm: torch.Tensor, classes: Sequence[str]) ->
     """Rows are true classes, columns predicted ones; the first row and column hold the class names."""
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["true \\ predicted", *classes])
+        w.writerow(["true \\ predicted", *(cell(c) for c in classes)])
         for name, row in zip(classes, cm.tolist()):
-            w.writerow([name, *row])
+            w.writerow([cell(name), *row])
