@@ -75,6 +75,6 @@ def test_progress_line_shows_loss_accuracy_and_speed():
     from foveal.tasks.classify.task import ClassifyTask
 
     line = Trainer._stats(SimpleNamespace(task=ClassifyTask), torch.tensor(64.0), torch.tensor(24), 32, start=0.0)
-    assert line.startswith("loss 2.0000 accuracy 0.7500") and line.endswith("img/s")
+    assert line.startswith("train loss 2.0000 accuracy 0.7500") and line.endswith("img/s")  # the bar shows training figures
     bar = EpochProgress(1, 3, 10, enabled=False)
     assert not bar.due()
