@@ -59,3 +59,10 @@ def test_an_image_of_another_size_is_refused(tmp_path):
     Image.new("RGB", (10, 10)).save(tmp_path / "small.png")
     with pytest.raises(FovealError, match="prediction was made on one of 80x60"):
         results("")[2].plot(str(tmp_path / "small.png"))
+
+
+def test_detections_rescaled_to_the_same_picture_at_another_resolution():
+    det = results("")[1]
+    big = det.rescaled((600, 800))
+    assert big.image_size == (600, 800) and np.allclose(big.xyxy, det.xyxy * 10) and big.class_id.tolist() == [0, 2]
+    assert det.rescaled(det.image_size) is det

@@ -172,6 +172,17 @@ class Detections(Shown):
             None if self.mask is None else self.mask[keep], self.source, self.frame,
         )
 
+    def rescaled(self, image_size: tuple[int, int]) -> "Detections":
+        """The same objects in the same picture at another resolution, (height, width): boxes scaled to it. Masks are
+        not rescaled: detections with masks are refused."""
+        if tuple(image_size) == tuple(self.image_size):
+            return self
+        if self.mask is not None:
+            raise ValueError("detections with masks cannot be rescaled")
+        sy, sx = image_size[0] / self.image_size[0], image_size[1] / self.image_size[1]
+        return Detections(self.xyxy * np.array([sx, sy, sx, sy], dtype=np.float32), self.confidence, self.class_id,
+                          self.classes, (int(image_size[0]), int(image_size[1])), None, self.source, self.frame)
+
     def counts(self) -> dict[str, int]:
         ids, n = np.unique(self.class_id, return_counts=True)
         return {self.classes[i]: int(c) for i, c in zip(ids, n)}

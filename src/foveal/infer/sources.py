@@ -134,7 +134,9 @@ class CheckpointPredictor:
         model, card, _ = load_model(path)
         return cls(model, card, device)
 
-    def read(self, sources: Iterable[str | Path]) -> tuple[list[str], list, list[tuple[str, str]]]:
-        """(paths, decoded RGB images, unreadable files) of image files and folders; unreadable ones are skipped."""
-        paths, images, failed = read_sources(sources, channels=3)
+    def read(self, sources: Iterable[str | Path], reduce_to: tuple[int, int] | None = None,
+             ) -> tuple[list[str], list, list[tuple[str, str]]]:
+        """(paths, decoded RGB images, unreadable files) of image files and folders; unreadable ones are skipped. With
+        `reduce_to`, large JPEGs are decoded reduced to no less than that size."""
+        paths, images, failed = read_sources(sources, channels=3, reduce_to=reduce_to)
         return [str(p) for p in paths], images, failed

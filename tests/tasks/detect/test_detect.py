@@ -98,6 +98,23 @@ def test_predict_empty_grey_and_huge_images(trained, tmp_path, capsys):
     assert len(list((folder / "crops").rglob("huge_*.jpg"))) == len(huge["objects"])
 
 
+def test_a_huge_photo_is_decoded_reduced_and_its_boxes_given_in_its_own_pixels(trained, tmp_path):
+    from torchvision.ops import box_iou
+
+    m, _ = trained
+    scene = shapes_detection(n_train=1, n_val=1, seed=5).val.images[0]
+    huge = tmp_path / "huge.jpg"
+    Image.fromarray(scene.permute(1, 2, 0).numpy()).resize((4000, 3000), Image.NEAREST).save(huge)
+    pred = DetectPredictor.from_checkpoint(m.checkpoint)
+    reduced, images, _ = pred.predict([huge], conf=0.5)
+    full, full_images, _ = pred.predict([huge], conf=0.5, keep_pixels=True)  # what --save and --crop decode
+    assert tuple(images[0].shape[-2:]) == (375, 500) and tuple(full_images[0].shape[-2:]) == (3000, 4000)
+    assert reduced[0].image_size == full[0].image_size == (3000, 4000) and len(full[0]) >= 1
+    # the same objects, boxes in the photo's pixels: each full-size box has its reduced-decode twin
+    overlap = box_iou(torch.from_numpy(full[0].xyxy), torch.from_numpy(reduced[0].xyxy))
+    assert len(reduced[0]) == len(full[0]) and (overlap.max(1).values > 0.9).all(), overlap
+
+
 def test_predict_filters_classes_and_counts(trained):
     m, _ = trained
     val = shapes_detection(n_train=1, n_val=20, seed=3).val

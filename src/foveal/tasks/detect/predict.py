@@ -23,6 +23,7 @@ DEFAULT_CONF, DEFAULT_IOU = 0.25, NMS_IOU
 
 class DetectPredictor(CheckpointPredictor):
     task, kind = "detect", "detector"
+    reduces = True  # large photos may be decoded reduced: boxes scale back to the photo's pixels (masks would not)
 
     def class_ids(self, names: Sequence[str] | None) -> list[int] | None:
         """Class names (or ids) to keep, checked against the card."""
@@ -69,10 +70,19 @@ class DetectPredictor(CheckpointPredictor):
 
         return predict_frames(frames, lambda batch: self.detect(batch, sources=[source] * len(batch), **kw), self.batch_size)
 
-    def predict(self, sources: Iterable[str | Path], **kw) -> tuple[list[Detections], list[torch.Tensor], list[tuple[str, str]]]:
-        """(detections, decoded images, unreadable files) for files and folders; unreadable ones are skipped."""
-        paths, images, failed = self.read(sources)
-        return self.detect(images, sources=paths, **kw), images, failed
+    def predict(self, sources: Iterable[str | Path], *, keep_pixels: bool = False,
+                **kw) -> tuple[list[Detections], list[torch.Tensor], list[tuple[str, str]]]:
+        """(detections, decoded images, unreadable files) for files and folders; unreadable ones are skipped. A large
+        JPEG is decoded reduced to the model's input size, unless `keep_pixels` (drawings and crops are made from the
+        decoded images) or the detections carry masks; the boxes are in the photo's own pixels either way."""
+        from foveal.data.images import probe
+
+        reduce = self.card.input_size if self.reduces and not keep_pixels else None
+        paths, images, failed = self.read(sources, reduce_to=reduce)
+        dets = self.detect(images, sources=paths, **kw)
+        if reduce is not None:
+            dets = [d.rescaled((info.height, info.width)) for d, info in zip(dets, map(probe, paths))]
+        return dets, images, failed
 
 
 def class_agnostic(det: Detections, iou: float) -> Detections:
@@ -112,7 +122,7 @@ def detect_sources(checkpoint: Path, sources: list[str | Path], *, conf: float =
     kw = dict(conf=conf, iou=iou, classes=classes, max_det=max_det, agnostic_nms=agnostic_nms)
     run = PredictRun(folder=output_folder(project, name) if save or crop else None, lines=text_lines, csv=write_csv)
     if stills:
-        run.images, images, run.failed = predictor.predict(stills, **kw)
+        run.images, images, run.failed = predictor.predict(stills, keep_pixels=save or crop, **kw)
         if run.folder is not None and save:
             save_drawn(run.images, images, run.folder)
         if run.folder is not None and crop:

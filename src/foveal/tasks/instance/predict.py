@@ -34,6 +34,7 @@ class InstancePredictor(DetectPredictor):
     """An instance segmenter (Mask R-CNN) at prediction time: Detections that carry each object's mask."""
 
     task, kind = "segment", "segmenter"
+    reduces = False  # each object's mask is in the decoded image's pixels
 
     def convert(self, out: dict[str, torch.Tensor], size: tuple[int, int], source: str) -> Detections:
         return to_instances(out, self.card.classes, size, source)
