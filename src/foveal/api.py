@@ -147,18 +147,21 @@ class Model:
     # --- predict ---------------------------------------------------------------------------------------------
 
     def predict(self, source: str | Path | list[str | Path], *, save: bool = False, project: str | Path = "runs",
-                name: str = "predict", device: str = "auto",
+                name: str = "predict", device: str = "auto", split: str | None = None,
                 **options: Any) -> list[Classification] | list[Detections] | list[Segmentation]:
         """Classifiers: the Classification of each image (options: top_k, tta, ensemble=[more checkpoints]).
         Detectors: the Detections of each image, then of each video frame (`frame` set), with the options of
         `foveal predict` (conf, iou, classes, max_det, crop, margin). Segmenters: the Segmentation (class map) of each
         image, then of each frame (options: cutout, pixel_size); instance segmenters the Detections with masks."""
-        return self.predict_run(source, save=save, project=project, name=name, device=device, **options).all
+        return self.predict_run(source, save=save, project=project, name=name, device=device, split=split,
+                                **options).all
 
     def predict_run(self, source: str | Path | list[str | Path], *, save: bool = False, project: str | Path = "runs",
-                    name: str = "predict", device: str = "auto", **options: Any) -> PredictRun:
+                    name: str = "predict", device: str = "auto", split: str | None = None,
+                    **options: Any) -> PredictRun:
         """As predict, with what the run left besides the results: unreadable files, the output folder, and its
-        text, JSON and CSV forms (what `foveal predict` prints)."""
+        text, JSON and CSV forms (what `foveal predict` prints). With `split` ("test", "val"), the sources are data
+        sets and the images of that split are predicted (a data.yaml's entry, or the data set's folder of that name)."""
         import inspect
 
         default_logging()
@@ -166,6 +169,10 @@ class Model:
         if not pretrained:
             self._need_checkpoint("predict")
         sources = list(source) if isinstance(source, (list, tuple)) else [source]
+        if split is not None:
+            from foveal.infer.sources import split_sources
+
+            sources = split_sources(sources, split)
         predict = self.task_type.predict
         accepted = inspect.signature(predict).parameters
         unknown = [k for k in options if k not in accepted or k == "pretrained"]

@@ -247,3 +247,14 @@ def test_val_on_the_test_split_and_on_any_device(tmp_path, capsys):
     assert code == 2 and "digits has no labelled test split" in err
     code, _, err = run(capsys, "predict", "--model", tmp_path / "lin", str(tmp_path / "d" / "test"), "--device", "tpu")
     assert code == 2 and "device must be" in err
+    # predict on a data set's test split: its 12 test images, not every image under d/
+    code, out, _ = run(capsys, "predict", "--model", tmp_path / "lin", str(tmp_path / "d"), "--split", "test",
+                       "--format", "json")
+    sources = [r["source"] for r in json.loads(out[:out.rindex("]") + 1])]
+    assert code == 0 and len(sources) == 12 and all("/d/test/" in s for s in sources)
+    (tmp_path / "data.yaml").write_text(f"path: {tmp_path / 'd'}\ntrain: train\nval: val\ntest: test\nnames: [a]\n")
+    code, out, _ = run(capsys, "predict", "--model", tmp_path / "lin", str(tmp_path / "data.yaml"), "--split", "val",
+                       "--format", "json")
+    assert code == 0 and len(json.loads(out[:out.rindex("]") + 1])) == 8
+    code, _, err = run(capsys, "predict", "--model", tmp_path / "lin", str(tmp_path / "d" / "test"), "--split", "test")
+    assert code == 2 and "--split test takes data sets" in err

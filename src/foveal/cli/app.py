@@ -114,6 +114,7 @@ def predict(
     project: Annotated[str, Opt()] = "runs",
     name: Annotated[str, Opt()] = "predict",
     device: Annotated[str, Opt(help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")] = "auto",
+    split: Annotated[Optional[str], Opt(help="The sources are data sets: predict the images of this split (test, val): a data.yaml's entry, or the data set's folder of that name.")] = None,
 ) -> None:
     """Predict what images show (classifiers), where their objects are (detectors) or the class of every pixel
     (segmenters); unreadable files are reported and skipped. Several classification checkpoints: an ensemble."""
@@ -135,7 +136,7 @@ def predict(
     options = dict(tta=tta or None, top_k=top_k, conf=conf, iou=iou, max_det=max_det, agnostic_nms=agnostic_nms or None, crop=crop or None,
                    margin=margin, cutout=cutout, pixel_size=pixel_size, ensemble=extra or None,
                    classes=[c.strip() for c in classes.split(",")] if classes else None)
-    run = m.predict_run(images, save=save, project=project, name=name, device=device,
+    run = m.predict_run(images, save=save, project=project, name=name, device=device, split=split,
                         **{k: v for k, v in options.items() if v is not None})
     if format_ == "csv":
         csv_options = dict(proba=proba or None, header=[h.strip() for h in header.split(",")] if header else None)

@@ -14,6 +14,26 @@ from foveal.errors import FovealError
 log = logging.getLogger("foveal")
 
 
+def split_sources(sources: Iterable[str | Path], split: str) -> list[Path]:
+    """The image folders of one split of each data set among `sources`: a data.yaml's `split:` entry, or the
+    `split/` folder of a data set's folder (an image folder's test/, CamVid's test/); a source without it is refused."""
+    out: list[Path] = []
+    for src in sources:
+        p = Path(src)
+        if p.suffix.lower() in (".yaml", ".yml") and p.is_file():
+            from foveal.data.detection.yolo import read_yaml, split_dirs
+
+            dirs = split_dirs(p, read_yaml(p))
+            if split not in dirs:
+                raise FovealError(f"{p} names no {split} split (a `{split}:` entry); it has {', '.join(dirs)}")
+            out += dirs[split]
+        elif p.is_dir() and (p / split).is_dir():
+            out.append(p / split)
+        else:
+            raise FovealError(f"--split {split} takes data sets: a data.yaml, or a folder holding {split}/; got {p}")
+    return out
+
+
 def expand_sources(sources: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     """(paths, (path, reason) of what cannot be read): files as given (any extension: a bad one is reported when
     decoded), folders searched recursively for image files. A path that names nothing (a typo, a file removed since
