@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 import foveal.data.folder as folder
+from foveal.data.views import PhotoStore
 from foveal.data.folder import load_path_data
 from foveal.errors import FovealError
 
@@ -158,8 +159,7 @@ def test_sizes_most_common_or_img_size(tmp_path: Path) -> None:
     small = load_path_data(tmp_path, img_size=6)
     assert small.train.images.shape[1:] == (1, 6, 6)
     assert_labels_match_pixels(small.train)
-    assert load_path_data(tmp_path, max_size=10).train.size == (8, 8)  # never enlarged
-    assert load_path_data(tmp_path, max_size=6).train.size == (6, 6)  # shrunk to at most max_size
+    assert load_path_data(tmp_path, photos=PhotoStore(6, (5, 5), "bilinear")).train.size == (6, 6)  # mixed sizes
 
 
 def test_channels_grey_modes_give_1_and_any_colour_gives_3(tmp_path: Path) -> None:

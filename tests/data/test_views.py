@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torchvision.transforms.v2 as T
 
-from foveal.data.views import EvalView, TrainView, crop_resize, random_crops, to_input
+from foveal.data.views import EvalView, PhotoStore, TrainView, crop_resize, random_crops, to_input
 from foveal.models.card import ModelCard
 
 
@@ -49,3 +49,17 @@ def test_train_view_shapes_and_policies():
     for policy in ("trivial", "rand", "none"):
         out = TrainView(card(), policy)(x, torch.Generator().manual_seed(1))
         assert out.shape == (5, 3, 32, 32) and out.dtype == torch.uint8
+
+
+def test_a_stored_photo_gives_the_same_input_as_its_file():
+    """PhotoStore keeps the square whose centre crop is the whole photo's: for every size and aspect, odd and even,
+    to_input of the stored photo equals to_input of the photo itself, pixel for pixel."""
+    g = torch.Generator().manual_seed(0)
+    for resize_size, size in ((40, 32), (41, 32), (40, 33), (37, 37)):
+        c = card(resize_size, size, "bicubic")
+        store = PhotoStore.of(c)
+        for h, w in ((40, 48), (41, 48), (40, 51), (100, 37), (32, 32), (61, 60), (20, 90)):
+            photo = torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g)
+            stored = store(photo)
+            assert stored.shape[-2:] == (resize_size, resize_size)
+            assert torch.equal(to_input(stored, c), to_input(photo, c)), (resize_size, size, h, w)

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,6 +21,7 @@ import torch
 from foveal.data.cache import cache_root, load_splits, save_splits, source_key
 from foveal.data.images import UnreadableImage, is_image_file, probe, read_image, resize
 from foveal.data.tensors import DataSplits, ImageSet, split_off
+from foveal.data.views import PhotoStore
 from foveal.errors import FovealError
 
 log = logging.getLogger("foveal")
@@ -56,10 +58,11 @@ class _Plan:
 
 def load_path_data(
     path: str | Path, *, val_split: float | None = None, img_size: int | None = None, seed: int = 42,
-    cache_dir: str | Path | None = None, max_size: int | None = None, split: str = "val",
+    cache_dir: str | Path | None = None, photos: PhotoStore | None = None, split: str = "val",
 ) -> DataSplits:
-    """Read an image data set from a folder or CSV into uint8 tensors, cached on disk. Without img_size the images
-    keep the most common size, shrunk to at most max_size x max_size."""
+    """Read an image data set from a folder or CSV into uint8 tensors, cached on disk. With img_size, every image is
+    resized to img_size x img_size. Otherwise, with `photos` (for a pretrained card): images all of one size no
+    larger than its side keep it, and any others are stored as it makes them; without: the most common size."""
     root = Path(path).expanduser()
     if not root.exists():
         raise FovealError(f"data path {str(path)!r} does not exist; {_LAYOUT_HELP}")
@@ -71,13 +74,14 @@ def load_path_data(
     if val_split is not None and all(g.split != "all" for g in plan.groups):
         plan.notes.append(f"val_split={val_split} ignored: the data set has its own validation folder")
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in plan.name)[:40]
-    args = {"base": str(plan.base), "img_size": img_size, "val_split": val_split, "seed": seed, "max_size": max_size,
+    args = {"base": str(plan.base), "img_size": img_size, "val_split": val_split, "seed": seed,
+            **({"photos": [photos.side, *photos.crop, photos.method]} if photos else {}),
             **({"split": split} if split != "val" else {})}
     cache_file = cache_root(cache_dir) / f"{stem}-{source_key(plan.base, plan.files, args)}.pt"
     cached = load_splits(cache_file)
     if cached is not None:
         return cached
-    data = _build(plan, img_size, DEFAULT_VAL_SPLIT if val_split is None else val_split, seed, max_size)
+    data = _build(plan, img_size, DEFAULT_VAL_SPLIT if val_split is None else val_split, seed, photos)
     save_splits(cache_file, data, [f"skipped {p}: {r}" for p, r in plan.skipped])
     return data
 
@@ -288,7 +292,7 @@ def _run(plan: _Plan, items: list[_Item], fn: Callable[[int], T]) -> tuple[list[
     return keep, results  # type: ignore[return-value]
 
 
-def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int, max_size: int | None = None) -> DataSplits:
+def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int, photos: PhotoStore | None = None) -> DataSplits:
     """Read headers, choose size and channels, decode every image once, and split. What was skipped goes into the
     notes, which the command that loaded the data reports, once."""
     items = [(g, f, label) for g, group in enumerate(plan.groups) for f, label in group.items]
@@ -298,19 +302,21 @@ def _build(plan: _Plan, img_size: int | None, val_split: float, seed: int, max_s
 
     sizes = Counter((i.height, i.width) for i in infos)
     size = (img_size, img_size) if img_size else sizes.most_common(1)[0][0]
-    if not img_size and max_size and max(size) > max_size:
-        size = (max_size, max_size)
+    fit = partial(resize, size=size)
+    if not img_size and photos and (len(sizes) > 1 or max(size) > photos.side):
+        size, fit = (photos.side, photos.side), photos
     channels = 1 if all(i.grey for i in infos) else 3
     images = torch.empty((len(items), channels, *size), dtype=torch.uint8)
 
     def decode(i: int) -> None:
-        images[i] = resize(read_image(items[i][1], channels, reduce_to=size), size)
+        images[i] = fit(read_image(items[i][1], channels, reduce_to=size))
 
     keep, _ = _run(plan, items, decode)
     if len(keep) < len(items):
         items, images = [items[k] for k in keep], images[keep]
     n_resized = sum(n for s, n in sizes.items() if s != size)
-    plan.notes.append(f"{len(items)} images as {channels}x{size[0]}x{size[1]}; {n_resized} resized")
+    how = "resized (the aspect kept) and centre-cropped" if fit is photos else "resized"
+    plan.notes.append(f"{len(items)} images as {channels}x{size[0]}x{size[1]}; {n_resized} {how}")
     sets = []
     for g, group in enumerate(plan.groups):
         idx = [k for k, item in enumerate(items) if item[0] == g]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from foveal.data.images import resize
 from foveal.data.named import get_dataset, list_datasets
 from foveal.data.tensors import DataSplits, ImageSet, split_off
+from foveal.data.views import PhotoStore
 from foveal.errors import FovealError, unknown_name
 
 
@@ -22,33 +24,34 @@ def load_data(
     img_size: int | None = None,
     seed: int = 42,
     fraction: float = 1.0,
-    max_size: int | None = None,
+    photos: PhotoStore | None = None,
     split: str = "val",
 ) -> DataSplits:
     """A named data set (`fashion-mnist`, `digits`, ...) or a path (image-folder tree, CSV + images); with
-    `fraction` < 1, a stratified part of the training split (the validation split stays whole). Without img_size
-    images keep their size, shrunk to at most max_size x max_size. `split="test"`: the labelled test split in the
-    place of the validation split."""
-    data = _load(str(spec), root, val_split, img_size, seed, max_size, split)
+    `fraction` < 1, a stratified part of the training split (the validation split stays whole). With img_size, images
+    are resized to img_size x img_size; otherwise they keep their size, except that with `photos` (for a pretrained
+    card) images larger than its side or of mixed sizes are stored as it makes them.
+    `split="test"`: the labelled test split in the place of the validation split."""
+    data = _load(str(spec), root, val_split, img_size, seed, photos, split)
     if fraction < 1:
         _, part = split_off(data.train, fraction, seed)
         data = DataSplits(data.name, part, data.val, data.notes + [f"training on {len(part)} of {len(data.train)} images"])
     return data
 
 
-def _load(spec: str, root, val_split, img_size, seed, max_size, split) -> DataSplits:
+def _load(spec: str, root, val_split, img_size, seed, photos, split) -> DataSplits:
     info = get_dataset(spec)
     if info is not None:
         if split != "val" and not info.test:
             raise FovealError(f"{info.name} has no labelled {split} split; evaluate its validation split (--split val)")
         data = info.load(root=root, val_split=val_split, seed=seed, **({"split": split} if info.test else {}))
-        if not img_size and max_size and max(data.train.size) > max_size:
-            img_size = max_size
+        if not img_size and photos and max(data.train.size) > photos.side:
+            return _map_splits(data, photos)
         return resize_splits(data, img_size) if img_size else data
     if Path(spec).exists():
         from foveal.data.folder import load_path_data
 
-        return load_path_data(spec, val_split=val_split, img_size=img_size, seed=seed, max_size=max_size, split=split)
+        return load_path_data(spec, val_split=val_split, img_size=img_size, seed=seed, photos=photos, split=split)
     if _looks_like_path(spec):
         raise FovealError(f"data path not found: {spec}")
     raise unknown_name("data set", spec, [d.name for d in list_datasets()])
@@ -56,8 +59,11 @@ def _load(spec: str, root, val_split, img_size, seed, max_size, split) -> DataSp
 
 def resize_splits(data: DataSplits, img_size: int) -> DataSplits:
     """Both splits at img_size x img_size, through the same resize that prediction applies to a single image."""
+    return _map_splits(data, partial(resize, size=(img_size, img_size)))
 
-    def resized(s: ImageSet) -> ImageSet:
-        return ImageSet(resize(s.images, (img_size, img_size)), s.labels, s.classes, s.paths)
 
-    return DataSplits(data.name, resized(data.train), resized(data.val), data.notes)
+def _map_splits(data: DataSplits, fit) -> DataSplits:
+    def mapped(s: ImageSet) -> ImageSet:
+        return ImageSet(fit(s.images), s.labels, s.classes, s.paths)
+
+    return DataSplits(data.name, mapped(data.train), mapped(data.val), data.notes)

@@ -1,9 +1,10 @@
 """From stored images to what a model card asks for, a whole batch at a time.
 
-Transfer learning keeps photos in memory at their stored size (at most the card's resize size) and makes the
-model's input per batch:
-- `EvalView`: resize the shorter side to the card's `resize_size`, centre-crop `input_size` (torchvision's and
-  timm's eval transform); the same function prepares a single photo for prediction.
+A card with a resize size (transfer learning) has one preprocessing from file to tensor, `to_input`: the shorter
+side resized to `resize_size` with the card's interpolation, then the centre `input_size` cropped (torchvision's and
+timm's eval transform). Photos are kept in memory as `PhotoStore` makes them, so that `to_input` of a stored
+photo equals `to_input` of the file itself: `val` and `predict` see the same pixels. From the stored photos:
+- `EvalView`: `to_input`, per batch.
 - `TrainView`: a random resized crop per image (one `torchvision.ops.roi_align` call for the batch), a random
   horizontal flip, and TrivialAugment or RandAugment from `torchvision.transforms.v2`.
 """
@@ -11,6 +12,7 @@ model's input per batch:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torchvision.transforms.v2 as T
@@ -26,15 +28,48 @@ def interpolation(name: str) -> InterpolationMode:
     return InterpolationMode(name) if name in {m.value for m in InterpolationMode} else InterpolationMode.BILINEAR
 
 
+def resize_crop(images: torch.Tensor, side: int, crop: tuple[int, int], method: str) -> torch.Tensor:
+    """uint8 (..., C, H, W): the shorter side resized to `side` (antialiased, `method` interpolation; the aspect
+    kept), then the centre `crop` (height, width) cut out."""
+    if min(images.shape[-2:]) != side:
+        images = TF.resize(images, [side], interpolation=interpolation(method), antialias=True)
+    return TF.center_crop(images, list(crop)) if tuple(images.shape[-2:]) != tuple(crop) else images
+
+
 def to_input(images: torch.Tensor, card: ModelCard) -> torch.Tensor:
     """uint8 (..., C, H, W) -> the card's input size: resize + centre crop when the card has a resize size, else a
     plain resize (a no-op at the right size)."""
     if card.resize_size is None:
         return resize(images, card.input_size)
-    if tuple(images.shape[-2:]) != card.input_size or min(images.shape[-2:]) != card.resize_size:
-        images = TF.resize(images, [card.resize_size], interpolation=interpolation(card.interpolation), antialias=True)
-        images = TF.center_crop(images, list(card.input_size))
-    return images
+    return resize_crop(images, card.resize_size, card.input_size, card.interpolation)
+
+
+@dataclass(frozen=True)
+class PhotoStore:
+    """How a data set's photos of mixed sizes are kept in memory for a card with resize size `side`, input `crop` and
+    interpolation `method`: the shorter side resized to `side`, and the square of that side whose centre `crop` is
+    the centre crop of the whole resized photo (torchvision's rounding of a centre crop's offset). So `to_input` of
+    a stored photo equals `to_input` of its file."""
+
+    side: int
+    crop: tuple[int, int]
+    method: str
+
+    @classmethod
+    def of(cls, card: ModelCard) -> "PhotoStore":
+        return cls(int(card.resize_size), tuple(card.input_size), card.interpolation)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if min(images.shape[-2:]) != self.side:
+            images = TF.resize(images, [self.side], interpolation=interpolation(self.method), antialias=True)
+        h, w = images.shape[-2:]
+        top = _centre_offset(h, self.crop[0]) - _centre_offset(self.side, self.crop[0])
+        left = _centre_offset(w, self.crop[1]) - _centre_offset(self.side, self.crop[1])
+        return images[..., top : top + self.side, left : left + self.side]
+
+
+def _centre_offset(length: int, crop: int) -> int:
+    return int(round((length - crop) / 2.0))  # as torchvision's center_crop
 
 
 class EvalView:

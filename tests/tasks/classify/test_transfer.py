@@ -123,3 +123,24 @@ def _squeezenet_weights(tmp_path):
     path = tmp_path / "squeezenet.pt"
     torch.save(torchvision.models.squeezenet1_0().state_dict(), path)
     return path
+
+
+def test_predict_on_the_files_equals_val_on_the_same_photos(photos, tmp_path):
+    """One preprocessing from file to tensor: a photo's probabilities from `predict` on its file are those `val`
+    computes from the stored data set (photos of mixed sizes and aspects among them)."""
+    from foveal.engine.checkpoint import load_model
+    from foveal.tasks.classify.predict import Predictor
+    from foveal.tasks.classify.task import ClassifyTask
+
+    m = foveal.Model("efficientnet_lite0")
+    m.train(data=str(photos), finetune="head", project=str(tmp_path), name="head", **small(epochs=1))
+    model, card, ckpt = load_model(m.checkpoint)
+    cfg = TrainConfig.from_dict(ckpt["config"])
+    val = ClassifyTask.eval_split(ClassifyTask.load_data(cfg), card)
+    task = ClassifyTask(cfg, card, torch.device("cpu"), False)
+    from_val = dict(zip(val.paths, task.evaluate(model, task.val_loader(val)).probs))
+    predicted = Predictor(model, card, device="cpu").predict(sorted(from_val)).results
+    assert len(predicted) == len(from_val) == 40
+    assert {tuple(Image.open(p).size) for p in from_val} != {(32, 32)}  # some photos are not square
+    for r in predicted:
+        assert torch.allclose(torch.as_tensor(r.probs), from_val[r.source], atol=1e-5), r.source

@@ -63,8 +63,9 @@ def _sizes(cfg: TrainConfig, base: ModelCard) -> tuple[tuple[int, int], int | No
 
 def data_sizes(cfg: TrainConfig) -> dict:
     """How load_data should size the images of this run. Trained from scratch: the run's img_size. Transfer
-    learning: each data set's own size, shrunk to at most the card's resize size (photos are not upsampled in
-    memory; each batch is brought to the input size by the train and eval views)."""
+    learning: photos of one size no larger than the card's resize size keep it (small photos are not upsampled in
+    memory); others are kept as their centre square at the resize size, in the card's interpolation, so that the
+    eval view of a stored photo is the card's preprocessing of its file (views.PhotoStore)."""
     if not uses_weights(cfg):
         return {"img_size": cfg.img_size}
     from foveal.models.pretrained import pretrained_card
@@ -72,7 +73,10 @@ def data_sizes(cfg: TrainConfig) -> dict:
     base = pretrained_card(cfg.model)
     if base is None or base.resize_size is None:
         return {"img_size": cfg.img_size}
-    return {"img_size": None, "max_size": _sizes(cfg, base)[1]}
+    from foveal.data.views import PhotoStore
+
+    size, resize = _sizes(cfg, base)
+    return {"img_size": None, "photos": PhotoStore(resize, size, base.interpolation)}
 
 
 def initial_model(cfg: TrainConfig, card: ModelCard) -> nn.Module:
