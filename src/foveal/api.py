@@ -79,6 +79,9 @@ class Model:
         cfg = TrainConfig.load(config_file, {**base, **given}, defaults=self.task_type.defaults)
         if cfg.pretrained is None:
             cfg = cfg.replace(pretrained=self.task_type.pretrained_by_default(cfg))
+        defaults = self.task_type.run_defaults(cfg)  # a fine-tune's own, under what the user gave
+        if defaults != self.task_type.defaults:
+            cfg = TrainConfig.load(config_file, {**base, **given, "pretrained": cfg.pretrained}, defaults=defaults)
         return cfg
 
     def train(self, data: str | Path | None = None, *, config: str | Path | None = None, resume: str | Path | bool | None = None,

@@ -36,6 +36,26 @@ def test_a_checkpoint_of_another_task_is_refused(tmp_path, capsys):
     assert code == 2 and "holds a classify model" in err and "Traceback" not in err
 
 
+
+def test_a_classifier_from_pretrained_weights_gets_the_fine_tuning_defaults(tmp_path):
+    """What a run from pretrained weights starts with is FINETUNE_DEFAULTS, under anything the user gave (on the
+    command line, in Python or in a config file); from scratch, the classification defaults stay."""
+    from foveal.tasks.classify.defaults import DEFAULTS, FINETUNE_DEFAULTS
+
+    tuned = foveal.Model("efficientnet_lite0").config(data="digits", pretrained=True)
+    assert {k: getattr(tuned, k) for k in FINETUNE_DEFAULTS} == FINETUNE_DEFAULTS
+    assert FINETUNE_DEFAULTS["optimizer"] != DEFAULTS["optimizer"]
+    scratch = foveal.Model("efficientnet_lite0").config(data="digits")
+    assert {k: getattr(scratch, k) for k in DEFAULTS} == DEFAULTS
+    weights = foveal.Model("lenet").config(data="digits", weights="w.pt")
+    assert weights.optimizer == FINETUNE_DEFAULTS["optimizer"]  # local weights fine-tune too
+    given = foveal.Model("efficientnet_lite0").config(data="digits", pretrained=True, lr=0.02, optimizer="sgd")
+    assert (given.lr, given.optimizer, given.schedule) == (0.02, "sgd", FINETUNE_DEFAULTS["schedule"])
+    (tmp_path / "c.yaml").write_text("train:\n  lr: 0.005\n")
+    filed = foveal.Model("efficientnet_lite0").config(tmp_path / "c.yaml", data="digits", pretrained=True)
+    assert filed.lr == 0.005 and filed.optimizer == FINETUNE_DEFAULTS["optimizer"]
+    assert foveal.Model("fcos").config(data="shapes").optimizer == "sgd"  # detectors keep their own
+
 def test_detectors_and_segmenters_start_from_the_offline_backbone():
     assert foveal.Model("fcos").config(data="shapes").pretrained is True
     assert foveal.Model("unet").config(data="shapes").pretrained is True

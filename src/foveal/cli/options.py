@@ -29,13 +29,18 @@ def shown(value) -> str:
     return "none" if value is None else str(value)
 
 
+FINETUNING = "classify fine-tuning"  # a classifier from pretrained weights has defaults of its own
+
+
 def default_text(field, starts: dict[str, dict]) -> str:
     """'[default: 0.1]', or each task's where they differ: '[default: classify 0.1; detect 0.01; segment, instance
     0.001]'; '' where nothing is set or the help says what decides it. `starts` holds each task's defaults
     (tasks.task_defaults)."""
     if not field.metadata.get("show_default", True):
         return ""
-    tasks = field.metadata.get("tasks") or tuple(starts)
+    tasks = field.metadata.get("tasks") or tuple(k for k in starts if k != FINETUNING)
+    if "classify" in tasks and FINETUNING in starts:
+        tasks = (*tasks, FINETUNING)
     by_value: dict[str, list[str]] = {}
     for task in tasks:
         value = starts[task].get(field.name, field.default)
@@ -54,6 +59,7 @@ def config_parameters() -> list[inspect.Parameter]:
     default or the task's applies), booleans as --x/--no-x."""
     params = []
     starts = {task: task_defaults(task) for task in TASKS}
+    starts[FINETUNING] = task_defaults("classify", finetune=True)
     for f in fields(TrainConfig):
         if not f.metadata.get("cli", True):
             continue

@@ -24,14 +24,16 @@ def get_task(name: str):
     return getattr(import_module(module), cls)
 
 
-def task_defaults(name: str) -> dict:
+def task_defaults(name: str, finetune: bool = False) -> dict:
     """A task's starting point without importing the task (so without torch): its default model as `model`, and the
-    training settings it sets over TrainConfig's."""
+    training settings it sets over TrainConfig's; with `finetune`, those of a run that fine-tunes pretrained weights
+    (the same where the task has none of its own)."""
     if name not in TASKS:
         raise FovealError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")
     package = TASKS[name].split(":")[0].rsplit(".", 1)[0]
     defaults = import_module(f"{package}.defaults")
-    return {"model": defaults.DEFAULT_MODEL, **defaults.DEFAULTS}
+    own = getattr(defaults, "FINETUNE_DEFAULTS", {}) if finetune else {}
+    return {"model": defaults.DEFAULT_MODEL, **defaults.DEFAULTS, **own}
 
 
 def resolve_task(name: str, model: str | None = None):

