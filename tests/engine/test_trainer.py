@@ -147,6 +147,18 @@ def test_time_limit_stops_a_run_on_an_evaluated_epoch(tmp_path, digits):
         assert [row["val_accuracy"] != "" for row in csv.DictReader(f)] == [True, True, True]
 
 
+
+def test_time_limit_counts_the_work_before_the_first_epoch(tmp_path, digits):
+    """A fine-tune's cached features and head fitted first are part of the budget: when they used it up, the run
+    ends on the first evaluated epoch."""
+    cfg = TrainConfig(model="linear", data="digits", epochs=5, lr=0.05, project=str(tmp_path), time_limit=0.05)
+    trainer = Trainer(cfg, digits, ClassifyTask, progress=False)
+    trainer.task.prep_time_s = 2.99  # of the 3 s allowed
+    prepped = trainer.fit().metrics["epochs"]
+    assert prepped <= 2  # the first evaluated epoch (the first may time a sample of the evaluation instead)
+    free = Trainer(cfg.replace(name="free"), digits, ClassifyTask, progress=False).fit()
+    assert free.metrics["epochs"] > prepped  # the same 3 s, nothing spent before: more epochs fit
+
 def test_a_period_longer_than_the_run_evaluates_the_last_epoch_only(tmp_path, digits):
     r = fit(tmp_path, digits, name="p", epochs=2, val_period=5)  # the 28x28 fast recipe's setting: 4 epochs, period 5
     with (r.run_dir / "results.csv").open() as f:

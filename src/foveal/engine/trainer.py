@@ -237,7 +237,8 @@ class Trainer:
         """--time-limit: after each epoch, as many more epochs as fit in what is left of the budget at the pace of
         the last few (the median of their training times, plus the mean evaluation time spread over --val-period),
         keeping the time of the last epoch's evaluation,
-        and the schedule stretched or shrunk to end with them. An epoch's cost can change during a run (a detector's
+        and the schedule stretched or shrunk to end with them. The budget covers the task's work before the first
+        epoch too (a fine-tune's cached backbone features and its head fitted first). An epoch's cost can change during a run (a detector's
         proposals find more objects, another job shares the cores), so one early measurement is not trusted for the
         whole budget; Ultralytics' `time=` re-estimates after every epoch too."""
         history = self.history
@@ -246,7 +247,7 @@ class Trainer:
                                                                       if "eval_estimate_s" in r]
         eval_s = sum(evals) / len(evals) if evals else 0.0
         pace = train[len(train) // 2] + eval_s / self.cfg.val_period
-        spent = sum(r["time_s"] for r in history)
+        spent = sum(r["time_s"] for r in history) + self.task.prep_time_s  # a fine-tune's head fitted first counts
         fits = epochs_that_fit(epoch, spent, pace, self.cfg.time_limit * 60, evaluated, final_eval_s=eval_s)
         if fits == self.cfg.epochs:
             return
