@@ -91,6 +91,8 @@ class TrainConfig:
     folds: int | None = setting(None, "K-fold cross-validation: K models on stratified folds, out-of-fold score.")
     tta: bool = setting(False, "Evaluate with test-time augmentation (flips and shifted crops).")
     auto_augment: str = setting("trivial", "Transfer learning's train policy after crop + flip: trivial, rand or none.")
+    train_scale: float = setting(1.0, "Transfer learning: train on crops of this fraction of the model's input side "
+                                      "(0.8: 179 px for 224), evaluate at the input size.", ("classify",))
     seed: int = setting(42)
     deterministic: bool = setting(False)
     device: str = setting("auto", "auto (cuda, then mps, then cpu), cpu, cuda, mps.")
@@ -142,6 +144,8 @@ class TrainConfig:
             raise FovealError(f"head_epochs is a number of epochs, 0 or more; got {self.head_epochs}")
         if not 0 <= self.backbone_lr <= 1:
             raise FovealError(f"backbone_lr is a fraction of lr in [0, 1]; got {self.backbone_lr}")
+        if not 0.25 <= self.train_scale <= 1:
+            raise FovealError(f"train_scale is a fraction of the model's input side in [0.25, 1]; got {self.train_scale}")
         if self.dice < 0:
             raise FovealError(f"dice is a loss weight, 0 or more; got {self.dice}")
         for key in ("epochs", "batch_size", "eval_batch_size", "val_period"):

@@ -170,7 +170,7 @@ class ClassifyTask(Task):
 
     def train_loader(self, data: DataSplits) -> TensorLoader:
         if self.card.resize_size is not None:  # transfer learning: crop + flip + policy to the card's input size
-            augment = TrainView(self.card, self.cfg.auto_augment)
+            augment = TrainView(self.card, self.cfg.auto_augment, side_scale=self.cfg.train_scale)
         elif self.cfg.augment:
             augment = FlipTranslate(flip=self.cfg.flip, pad=shift_pixels(data.train.size[0], self.cfg.translate),
                                     alternate=self.cfg.alternate_flip, salt=self.cfg.seed, cutout=self.cfg.cutout,
