@@ -66,5 +66,16 @@ def test_compare_never_overwrites_an_earlier_comparison(two_lenets, tmp_path):
     assert write_comparison(rows, tmp_path / "compare.png")[0].name == "compare4.png"
 
 
+def test_the_chart_shows_the_costs_beside_the_metric(two_lenets, tmp_path, monkeypatch):
+    import foveal.viz.plots
+
+    charted = []
+    real = foveal.viz.plots.plot_compare
+    monkeypatch.setattr(foveal.viz.plots, "plot_compare", lambda rows, path, metrics, **kw: charted.append(metrics)
+                        or real(rows, path, metrics=metrics, **kw))
+    write_comparison(compare_runs(two_lenets, speed=False), tmp_path / "compare.png")
+    assert charted == [["accuracy", "train_time_s", "parameters", "macs"]]  # measured without speed: no latency
+
+
 def test_the_same_run_twice_gets_two_names(two_lenets):
     assert [r["name"] for r in compare_runs([two_lenets[0]] * 2, speed=False)] == ["lenet", "lenet (2)"]

@@ -39,14 +39,23 @@ def test_the_changelog_has_an_unreleased_section_and_the_first_version():
 
 
 def declared() -> dict:
-    """pyproject.toml's runtime and test requirements: name -> (the range as written, its SpecifierSet)."""
+    """pyproject.toml's runtime requirements and those of every extra (an extra naming foveal's own, as test names
+    weights, adds nothing): name -> (the range as written, its SpecifierSet)."""
     import tomllib
 
     from packaging.requirements import Requirement
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = project["dependencies"] + project["optional-dependencies"]["test"]
+    reqs = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    reqs = [r for r in reqs if Requirement(r).name != project["name"]]
     return {Requirement(r).name: (r[len(Requirement(r).name):], Requirement(r).specifier) for r in reqs}
+
+
+def test_the_test_extra_installs_the_weights_extra():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert "foveal[weights]" in extras["test"]
 
 
 def pinned() -> dict[str, str]:
@@ -64,7 +73,7 @@ def pinned() -> dict[str, str]:
 
 def test_dependencies_are_ranges_and_the_tested_set_pins_a_version_inside_each():
     ranges, pins = declared(), pinned()
-    assert len(ranges) == 19
+    assert len(ranges) == 21
     for name, (_, spec) in ranges.items():
         assert not any(s.operator in ("==", "===") for s in spec), f"{name}: declare a range, not a pin ({spec})"
         assert any(s.operator == "<" for s in spec) and any(s.operator == ">=" for s in spec), f"{name}: {spec}"

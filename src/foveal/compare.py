@@ -105,8 +105,7 @@ def write_comparison(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]
     from foveal.viz.plots import plot_compare
 
     chart = new_file(out, also=(".csv",))
-    metrics = [m for m in (*CHARTED, "train_time_s", "latency_ms", "inference_images_per_s")
-               if any(r.get(m) is not None for r in rows)]
+    metrics = [m for m in (*CHARTED, *COSTS) if any(r.get(m) is not None for r in rows)]
     plot_compare(rows, chart, metrics=metrics, label_key="name")
     table = chart.with_suffix(".csv")
     names = columns(rows)

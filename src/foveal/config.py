@@ -77,7 +77,8 @@ class TrainConfig:
     pretrained: bool | None = setting(None, "Start from pretrained weights: a classifier's ImageNet weights, a "
                                             "detector's or segmenter's backbone's (a torchvision detector's or "
                                             "segmenter's own COCO weights). Default: on for detectors and segmenters "
-                                            "whose backbone's weights ship offline (efficientnet_lite0), off otherwise; "
+                                            "whose backbone's weights ship offline (efficientnet_lite0; lite1 and "
+                                            "lite2 with the weights extra), off otherwise; "
                                             "--no-pretrained (or --weights none) trains from scratch.")
     weights: str | None = setting(None, "Start from a local state dict (.pt/.pth) or .safetensors file.")
     finetune: str | None = setting(None, "With weights: head (frozen backbone, cached features), full or gradual.")

@@ -31,12 +31,16 @@ def test_detectors_train_and_predict(name):
     assert out[0]["boxes"].shape[1] == 4 and out[0]["boxes"][:, 2].max() <= 80 + 1e-3  # in the image's own pixels
 
 
-def test_pretrained_backbone_is_the_imagenet_efficientnet_lite0():
+@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite1"])
+def test_pretrained_backbone_is_the_offline_imagenet_efficientnet_lite(backbone):
+    from foveal.config import TrainConfig
     from foveal.models.pretrained import load_pretrained
+    from foveal.tasks.detect.task import DetectTask
 
-    model = create_model("fcos", num_classes=2, img_size=(64, 64), pretrained_backbone=True)
-    imagenet, _ = load_pretrained("efficientnet_lite0")
-    assert torch.equal(model.backbone.body.conv_stem.weight, imagenet.conv_stem.weight)
+    model = create_model("fcos", num_classes=2, img_size=(64, 64), backbone=backbone, pretrained_backbone=True)
+    imagenet = load_pretrained(backbone)[0].state_dict()
+    assert all(torch.equal(v, imagenet[k]) for k, v in model.backbone.body.state_dict().items())
+    assert DetectTask.pretrained_by_default(TrainConfig(task="detect", model="fcos", backbone=backbone))
 
 
 def test_coco_weights_offline_say_which_file_goes_where(tmp_path, monkeypatch):

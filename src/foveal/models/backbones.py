@@ -20,7 +20,7 @@ def check_backbone(name: str) -> str:
 
 
 def load_backbone_weights(body: nn.Module, name: str) -> None:
-    """The ImageNet weights of classifier `name` (the offline efficientnet_lite0 ones included) into its feature
+    """The ImageNet weights of classifier `name` (the offline efficientnet_lite0/1/2 ones included) into its feature
     extractor; every feature tensor must be found."""
     from foveal.models.pretrained import load_pretrained
 

@@ -45,7 +45,7 @@ class FeaturePyramid(nn.Module):
 
 def backbone_body(name: str, pretrained: bool = False) -> tuple[nn.Module, list[int]]:
     """The feature extractor of a classification model (timm's features_only) and its channel counts; with
-    `pretrained`, its ImageNet weights (the offline efficientnet_lite0 ones included)."""
+    `pretrained`, its ImageNet weights (the offline efficientnet_lite0/1/2 ones included)."""
     import timm
 
     from foveal.models.backbones import check_backbone, load_backbone_weights

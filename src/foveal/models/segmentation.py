@@ -26,7 +26,7 @@ def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def build_unet(*, num_classes: int, backbone: str = DEFAULT_ENCODER, pretrained_backbone: bool = False) -> nn.Module:
     """U-Net (segmentation_models_pytorch) on a timm encoder; with `pretrained_backbone`, the encoder's ImageNet
-    weights through foveal's loader (the offline efficientnet_lite0 ones included)."""
+    weights through foveal's loader (the offline efficientnet_lite0/1/2 ones included)."""
     import segmentation_models_pytorch as smp
 
     from foveal.models.backbones import check_backbone, load_backbone_weights

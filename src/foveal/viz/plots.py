@@ -185,6 +185,7 @@ def plot_compare(
     fig = Figure(figsize=(width * len(metrics), 4.2), layout="tight")
     axes = np.atleast_1d(fig.subplots(1, max(len(metrics), 1), squeeze=False)).ravel()
     colours = [f"C{i % 10}" for i in range(len(rows))]
+    tilted = len(rows) > 3 or max(map(len, labels), default=0) > 12  # labels that would run into each other
     for ax, metric in zip(axes, metrics):
         present = [(i, row[metric]) for i, row in enumerate(rows) if row.get(metric) is not None]
         ax.set_title(metric)
@@ -196,8 +197,8 @@ def plot_compare(
         ax.bar_label(bars, labels=[format_value(v) for _, v in present], padding=2, fontsize=9)
         for i in sorted(set(range(len(rows))) - set(xs)):
             ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=9, color="grey")
-        ax.set_xticks(range(len(rows)), labels, rotation=30 if len(rows) > 3 else 0,
-                      ha="right" if len(rows) > 3 else "center", rotation_mode="anchor")
+        ax.set_xticks(range(len(rows)), labels, rotation=30 if tilted else 0, ha="right" if tilted else "center",
+                      rotation_mode="anchor")
         ax.set_xlim(-0.6, len(rows) - 0.4)
         ax.margins(y=0.12)
         ax.grid(axis="y", alpha=0.3)

@@ -63,6 +63,27 @@ def test_head_trains_on_cached_features_and_keeps_the_backbone(photos, tmp_path,
     assert second.metrics["features_time_s"] > 0  # reading the cache is counted as feature time
 
 
+def test_lite1_trains_from_its_packaged_weights_offline(photos, tmp_path, monkeypatch):
+    import socket
+
+    import huggingface_hub.constants
+
+    from foveal.cli import main
+
+    def offline(*args, **kwargs):
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    monkeypatch.setattr(socket.socket, "connect", offline)
+    code = main(["-q", "train", "--model", "efficientnet_lite1", "--pretrained", "--finetune", "head", "--data",
+                 str(photos), "--epochs", "3", "--img-size", "64", "--seed", "0", "--project", str(tmp_path)])
+    ckpt = torch.load(tmp_path / "efficientnet_lite1" / "best.pt", weights_only=True)
+    assert code == 0 and ckpt["card"]["model"] == "timm/efficientnet_lite1"
+    assert ckpt["card"]["resize_size"] == 73 and ckpt["card"]["mean"] == pytest.approx([127 / 255] * 3)  # 64 * 272 / 240
+    assert foveal.Model(tmp_path / "efficientnet_lite1").val(save=False)["accuracy"] >= 0.8
+
+
 def test_full_trains_every_layer_with_a_lower_backbone_lr(photos, tmp_path):
     m = foveal.Model("efficientnet_lite0")
     m.train(data=str(photos), finetune="full", project=str(tmp_path), name="full", **small(epochs=1))
