@@ -213,11 +213,11 @@ class ClassifyTask(Task):
         return out
 
     def scored(self, probs: torch.Tensor, targets: torch.Tensor, logits: torch.Tensor | None = None) -> EvalOutput:
-        """Metrics of (N, C) probabilities; the loss from the logits, or from log-probabilities when there are none
-        (they are logits whose softmax is the probabilities themselves)."""
+        """Metrics of (N, C) probabilities; the loss (in float64) from the logits, or from log-probabilities when
+        there are none (they are logits whose softmax is the probabilities themselves)."""
         metrics = classification_metrics(probs, targets, self.card.classes)
         scores = logits if logits is not None else probs.clamp_min(1e-12).log()
-        metrics["loss"] = float(self.criterion(scores, targets))
+        metrics["loss"] = float(self.criterion(scores.double(), targets))
         return EvalOutput(metrics, probs, targets)
 
     def combine(self, outs: list[EvalOutput]) -> EvalOutput:
