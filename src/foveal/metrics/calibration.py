@@ -10,6 +10,7 @@ test-time-augmentation views whose probabilities are averaged; T then divides ea
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -94,3 +95,11 @@ def expected_calibration_error(probs: torch.Tensor, targets: torch.Tensor, bins:
     gap = torch.zeros(bins + 1, dtype=torch.float64, device=confidence.device)
     gap.scatter_add_(0, index, correct - confidence)  # per bin: (accuracy - confidence) x its count
     return float(gap.abs().sum() / len(targets))
+
+
+def calibration_summary(metrics: dict[str, Any], where: str) -> str:
+    """What a calibration on the images of `where` did, from the metrics it left: the temperature, and the log loss
+    and ECE at temperature 1 and at it."""
+    return (f"temperature {metrics['temperature']:.4g} fitted on the {metrics['num_images']} images of {where}: log loss "
+            f"{metrics['log_loss_uncalibrated']:.4f} -> {metrics['log_loss']:.4f}, ECE "
+            f"{metrics['ece_uncalibrated']:.4f} -> {metrics['ece']:.4f}")
