@@ -90,8 +90,8 @@ class TrainConfig:
                                   "(0: none).")
     folds: int | None = setting(None, "K-fold cross-validation: K models on stratified folds, out-of-fold score.")
     tta: bool = setting(False, "Evaluate with test-time augmentation (flips and shifted crops).")
-    calibrate: bool = setting(False, "Temperature scaling: after training, fit one temperature to the best weights' "
-                                     "validation logits and keep it in best.pt, so that val, predict and submissions "
+    calibrate: bool = setting(False, "After training, fit one temperature to the best weights' validation logits "
+                                     "(temperature scaling) and keep it in best.pt: val, predict and submissions then "
                                      "give calibrated probabilities.", ("classify",))
     auto_augment: str = setting("trivial", "Transfer learning's train policy after crop + flip: trivial, rand or none.")
     seed: int = setting(42)
