@@ -1,7 +1,9 @@
-"""The CSV files foveal writes: names a spreadsheet would run as formulas are neutralised (CSV injection)."""
+"""The CSV files foveal writes: names a spreadsheet would run as formulas are neutralised (CSV injection), and
+probabilities are written whole."""
 
 import csv
 
+import pytest
 from PIL import Image
 
 from foveal.cli import main
@@ -36,3 +38,16 @@ def test_class_names_that_start_a_formula_are_neutralised_in_every_csv(tmp_path,
                  "--proba", "--out", str(out)]) == 0
     assert next(csv.reader(out.open()))[1:] == ["'" + n for n in names]
     capsys.readouterr()
+
+
+def test_probability_cells_sum_to_one_at_full_precision():
+    import numpy as np
+
+    from foveal.outputs import probability_cells
+
+    probs = np.array([0.1234567, 0.3456789, 0.5308642, 2.5e-9], dtype=np.float32)  # float32: sums to 1 only roughly
+    cells = probability_cells(probs)
+    back = np.array([float(c) for c in cells])
+    assert abs(back.sum() - 1) <= 1e-15 and [repr(v) for v in back.tolist()] == cells
+    assert np.allclose(back, probs / probs.astype(np.float64).sum(), rtol=1e-15, atol=0)
+    assert cells[3] != "0.000000" and float(cells[3]) == pytest.approx(2.5e-9, rel=1e-6)

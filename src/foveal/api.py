@@ -129,10 +129,13 @@ class Model:
 
     def val(self, data: str | Path | None = None, *, data_root: str | Path | None = None, project: str | Path = "runs",
             name: str = "val", batch_size: int | None = None, save: bool = True, tta: bool | None = None,
-            ensemble: list[str | Path] = (), device: str = "auto", split: str = "val") -> dict[str, Any]:
+            ensemble: list[str | Path] = (), device: str = "auto", split: str = "val",
+            calibrate: bool = False) -> dict[str, Any]:
         """Evaluate the trained weights (with `ensemble`, the mean of their probabilities and those of the other
         checkpoints); without `data`, on the data they were trained on; its validation split, or with `split="test"`
-        its labelled test split (an image folder's test/, CamVid's test/, a data.yaml's `test:`)."""
+        its labelled test split (an image folder's test/, CamVid's test/, a data.yaml's `test:`). With `calibrate`
+        (classifiers), fit a temperature to the logits of that split and save it in the checkpoint: from then on
+        val and predict divide the logits by it. The figures on the split it was fitted on are optimistic."""
         from foveal.infer.evaluate import evaluate_checkpoints
 
         self._need_checkpoint("val")
@@ -140,7 +143,7 @@ class Model:
         metrics, run_dir = evaluate_checkpoints(
             [self.checkpoint, *ensemble], lambda card: resolve_task(card.task, card.model), data=data,
             data_root=data_root, project=project if save else None, name=name, batch_size=batch_size, tta=tta,
-            device=device, split=split,
+            device=device, split=split, calibrate=calibrate,
         )
         self.metrics, self.val_dir = metrics, run_dir
         if run_dir is not None:

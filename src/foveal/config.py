@@ -91,6 +91,9 @@ class TrainConfig:
                                   "(0: none).")
     folds: int | None = setting(None, "K-fold cross-validation: K models on stratified folds, out-of-fold score.")
     tta: bool = setting(False, "Evaluate with test-time augmentation (flips and shifted crops).")
+    calibrate: bool = setting(False, "After training, fit one temperature to the best weights' validation logits "
+                                     "(temperature scaling) and keep it in best.pt: val, predict and submissions then "
+                                     "give calibrated probabilities.", ("classify",))
     auto_augment: str = setting("trivial", "Transfer learning's train policy after crop + flip: trivial, rand or none.")
     train_scale: float = setting(1.0, "Transfer learning: train on crops of this fraction of the model's input side "
                                       "(0.8: 179 px for 224), evaluate at the input size.", ("classify",))

@@ -1,8 +1,10 @@
 """The CSV files of predictions (their JSON is each result type's `to_dict`, in types.py).
 
 Kaggle submission files of a classifier: one row per image, its id taken from the file name, rows sorted by id;
-`id,label` by default; with `proba`, one probability column per class (`id,<class 1>,<class 2>,...`). The header's
-column names can be replaced (`header=["ImageId", "Label"]`). Detections: one row per box.
+`id,label` by default; with `proba`, one probability column per class (`id,<class 1>,<class 2>,...`), each row
+renormalised in float64 to sum to 1 and written at full precision (`probability_cells`), so that a log loss computed
+from the file is the model's. The header's column names can be replaced (`header=["ImageId", "Label"]`). Detections:
+one row per box.
 
 Every name written to a CSV file (class names, ids, file names) goes through `cell`: text that a spreadsheet would
 run as a formula (it starts with = + - @, a tab or a carriage return, and is not a number) gets a leading quote,
@@ -15,6 +17,8 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from foveal.errors import FovealError
 from foveal.fileio import write_text_atomic
@@ -45,6 +49,14 @@ def id_sort_key(value: str) -> tuple[int, int | str]:
     return (0, int(value)) if value.isdigit() else (1, value)
 
 
+def probability_cells(probs: Sequence[float]) -> list[str]:
+    """One row of class probabilities as CSV cells: renormalised in float64 to sum to 1, each the shortest text that
+    reads back as the same float64 (repr)."""
+    p = np.asarray(probs, dtype=np.float64)
+    p = p / p.sum()
+    return [repr(float(v)) for v in p]
+
+
 def submission_rows(results: Sequence[Classification], proba: bool = False) -> list[list[str]]:
     ids = [image_id(r.source) for r in results]
     seen: dict[str, str] = {}
@@ -54,7 +66,7 @@ def submission_rows(results: Sequence[Classification], proba: bool = False) -> l
         seen[i] = r.source
     order = sorted(range(len(results)), key=lambda k: id_sort_key(ids[k]))
     if proba:
-        return [[cell(ids[k]), *(f"{p:.6f}" for p in results[k].probs)] for k in order]
+        return [[cell(ids[k]), *probability_cells(results[k].probs)] for k in order]
     return [[cell(ids[k]), cell(results[k].label)] for k in order]
 
 

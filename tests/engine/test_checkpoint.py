@@ -64,3 +64,17 @@ def test_the_refusal_of_code_does_not_advise_weights_only_false(tmp_path):
     message = str(err.value)
     assert "\n" not in message and "holds Python objects" in message
     assert "weights_only" not in message.replace("weights only", "") and "False" not in message
+
+
+def test_replace_card_rewrites_only_the_card(tmp_path):
+    from foveal.engine.checkpoint import replace_card
+    from foveal.models.card import ModelCard
+
+    first = ModelCard("classify", "linear", ("a", "b"), 1, (4, 4), (0.0,), (1.0,))
+    path = save_checkpoint(tmp_path / "best.pt", {"card": first.to_dict(), "state_dict": {"w": torch.arange(3.0)},
+                                                  "epoch": 4})
+    replace_card(path, ModelCard.from_dict({**first.to_dict(), "temperature": 1.5}))
+    ckpt = load_checkpoint(path)
+    assert ckpt["card"]["temperature"] == 1.5 and ckpt["epoch"] == 4
+    assert torch.equal(ckpt["state_dict"]["w"], torch.arange(3.0))
+    assert not list(tmp_path.glob(".*.tmp"))

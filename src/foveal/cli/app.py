@@ -76,13 +76,14 @@ def val(
     format_: Annotated[str, Opt("--format", help="text or json.")] = "text",
     device: Annotated[str, Opt(help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")] = "auto",
     split: Annotated[str, Opt(help="val, or test where the data has a labelled one (test/ folders, a data.yaml's test:).")] = "val",
+    calibrate: Annotated[bool, Opt("--calibrate", help="Classifiers: fit a temperature to this split's logits (temperature scaling) and save it in the checkpoint; val and predict then use it. Its figures on this split are optimistic.")] = False,
 ) -> None:
     """Evaluate a trained model (or an ensemble); writes metrics.json, the confusion matrix and image grids."""
     from foveal.api import Model
 
     m = Model(model)
     metrics = m.val(data=data, data_root=data_root, batch_size=batch_size, tta=tta, project=project, name=name,
-                    ensemble=more or [], device=device, split=split)
+                    ensemble=more or [], device=device, split=split, calibrate=calibrate)
     if format_ == "json":
         typer.echo(json.dumps(metrics, indent=2))
     else:

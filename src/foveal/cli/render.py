@@ -15,7 +15,7 @@ def setup_logging(quiet: bool = False) -> None:
     configure(logging.WARNING if quiet else logging.INFO)
 
 
-HEADLINE = ("accuracy", "top5_accuracy", "loss", "log_loss", "f1_macro", "miou", "pixel_accuracy", "mask_map",
+HEADLINE = ("accuracy", "top5_accuracy", "loss", "log_loss", "ece", "temperature", "f1_macro", "miou", "pixel_accuracy", "mask_map",
             "mask_map50", "map", "map50", "map75", "map_small", "map_medium", "map_large", "mar100", "train_time_s")
 
 

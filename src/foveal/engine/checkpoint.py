@@ -75,6 +75,15 @@ def _load_failure(err: Exception) -> str:
     return str(err).strip().splitlines()[0] if text else type(err).__name__
 
 
+def replace_card(path: str | Path, card: ModelCard) -> Path:
+    """Rewrite a checkpoint with another card for the same weights (a temperature fitted after training),
+    atomically."""
+    p = resolve_checkpoint(path)
+    ckpt = load_checkpoint(p)
+    ckpt["card"] = card.to_dict()
+    return save_checkpoint(p, ckpt)
+
+
 def load_model(path: str | Path) -> tuple[torch.nn.Module, ModelCard, dict[str, Any]]:
     """The model (eval mode, on the CPU), its card and the whole checkpoint."""
     ckpt = load_checkpoint(path)

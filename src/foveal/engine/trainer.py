@@ -27,7 +27,7 @@ import torch
 
 from foveal.config import TrainConfig
 from foveal.data.tensors import DataSplits
-from foveal.engine.checkpoint import save_checkpoint
+from foveal.engine.checkpoint import replace_card, save_checkpoint
 from foveal.engine.device import autocast_dtype, keep_freed_memory, select_device, use_channels_last
 from foveal.engine.lookahead import Lookahead
 from foveal.engine.optim import lr_factor, make_optimizer
@@ -36,6 +36,7 @@ from foveal.engine.rundir import new_run_dir, run_name
 from foveal.engine.runlock import run_lock
 from foveal.errors import FovealError
 from foveal.fileio import remove_stale_temps, write_text_atomic
+from foveal.metrics.calibration import calibration_summary
 from foveal.models.card import ModelCard
 from foveal.models.registry import count_parameters
 
@@ -94,13 +95,16 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, data: DataSplits, task, *, resume: dict[str, Any] | None = None,
                  run_dir: Path | None = None, progress: bool = True) -> None:
         self.cfg, self.data, self.progress = cfg, data, progress
+        if cfg.calibrate and not task.calibrates:
+            raise FovealError(f"--calibrate fits a classifier's temperature; a {task.name} model has none to fit")
         if resume is not None:
             check_resumable(resume, cfg, data)
         seed_everything(cfg.seed, cfg.deterministic)
         self.device = select_device(cfg.device)
         if self.device.type == "cpu":
             keep_freed_memory()
-        self.card = ModelCard.from_dict(resume["card"]) if resume else task.make_card(cfg, data)
+        # a temperature fitted to the weights of a checkpoint (val --calibrate) does not carry over to further training
+        self.card = ModelCard.from_dict({**resume["card"], "temperature": 1.0}) if resume else task.make_card(cfg, data)
         self.model = (self.card.build() if resume else task.initial_model(cfg, self.card)).to(self.device)
         self.channels_last = use_channels_last(cfg.channels_last, self.model)
         if self.channels_last:
@@ -140,7 +144,7 @@ class Trainer:
         if not (self.run_dir / "best.pt").is_file():
             return -math.inf, 0
         best = load_checkpoint(self.run_dir / "best.pt")
-        if best["card"] != last["card"]:
+        if not ModelCard.from_dict(best["card"]).same_weights(ModelCard.from_dict(last["card"])):
             raise FovealError(f"cannot resume {self.run_dir}: its best.pt holds another model than its last.pt")
         return float(best["best_fitness"]), int(best["best_epoch"])
 
@@ -338,6 +342,8 @@ class Trainer:
             best = load_checkpoint(self.run_dir / "best.pt")
             self.model.load_state_dict(best["state_dict"])
             out = self.task.evaluate(self.model, self.val_loader)
+        if self.cfg.calibrate:
+            out = self._calibrate(out)
         metrics = {
             "task": self.cfg.task, "model": self.cfg.model, "data": self.data.name, **out.metrics,
             "train_time_s": sum(r["time_s"] for r in self.history) + self.task.prep_time_s,
@@ -350,6 +356,14 @@ class Trainer:
         log.info("done: %s %.4f (best epoch %d) in %.1fs; results in %s", self.task.fitness_key,
                  metrics[self.task.fitness_key], self.best_epoch, metrics["train_time_s"], self.run_dir)
         return TrainResult(self.run_dir, metrics, out)
+
+    def _calibrate(self, out: Any) -> Any:
+        """--calibrate: the task fits its temperature on the best weights' validation output, and best.pt's card
+        keeps it (last.pt's does not: training resumes from the weights as they were trained)."""
+        out, card = self.task.calibrate(out)
+        replace_card(self.run_dir / "best.pt", card)
+        log.info("%s; saved in best.pt", calibration_summary(out.metrics, "the validation split"))
+        return out
 
 
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:

@@ -1,5 +1,5 @@
-"""Classification metrics from probabilities and targets: accuracy, top-5, log loss, confusion matrix,
-per-class precision/recall/F1. Tested against scikit-learn on the same inputs."""
+"""Classification metrics from probabilities and targets: accuracy, top-5, log loss, expected calibration error,
+confusion matrix, per-class precision/recall/F1. Tested against scikit-learn and torchmetrics on the same inputs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+
+from foveal.metrics.calibration import expected_calibration_error
 
 LOG_LOSS_EPS = 1e-15
 
@@ -52,6 +54,7 @@ def classification_metrics(probs: torch.Tensor, targets: torch.Tensor, classes: 
     if num_classes > 5:
         out["top5_accuracy"] = topk_accuracy(probs, targets, 5)
     out["log_loss"] = log_loss(probs, targets)
+    out["ece"] = expected_calibration_error(probs, targets)
     out["precision_macro"] = float(precision.mean())
     out["recall_macro"] = float(recall.mean())
     out["f1_macro"] = float(f1.mean())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from foveal.errors import FovealError
@@ -22,6 +22,7 @@ class ModelCard:
     augmented: bool = False  # trained with flips and shifts/crops: test-time augmentation may use them
     flipped: bool = True  # ... and mirror images among them (False: TTA shifts only)
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden": 10}
+    temperature: float = 1.0  # classifiers: probabilities are softmax(logits / temperature) (fitted by --calibrate)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
@@ -30,6 +31,9 @@ class ModelCard:
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
         if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
             raise ValueError(f"mean/std need {self.in_channels} values; got {len(self.mean)} and {len(self.std)}")
+        object.__setattr__(self, "temperature", float(self.temperature))
+        if not (0 < self.temperature < float("inf")):
+            raise ValueError(f"temperature must be a positive finite number; got {self.temperature}")
 
     @property
     def num_classes(self) -> int:
@@ -44,10 +48,16 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelCard":
+        """A card from its dict; one written before a field existed gets that field's default (temperature 1)."""
         try:
             return cls(**d)
-        except TypeError as err:
+        except (TypeError, ValueError) as err:
             raise FovealError(f"not a valid model card: {err}") from None
+
+    def same_weights(self, other: "ModelCard") -> bool:
+        """Whether two cards describe the same network and input: all but the temperature, which is fitted to a
+        set of weights after training (best.pt may have one where last.pt has none)."""
+        return replace(self, temperature=1.0) == replace(other, temperature=1.0)
 
     def build(self):
         """A freshly initialised model of this card's architecture."""

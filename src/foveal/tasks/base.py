@@ -27,6 +27,7 @@ class Task:
     defaults: dict[str, Any] = {}  # training settings over TrainConfig's own (optimizer, lr, schedule, batch size)
     finetune_defaults: dict[str, Any] = {}  # over `defaults`, for a run that fine-tunes pretrained weights
     ensembles = False  # whether `combine` averages several models' evaluations
+    calibrates = False  # whether `calibrate` fits a temperature (--calibrate)
     families: tuple[str, ...] = ()  # the model names built on a timm backbone (--backbone)
     default_backbone = ""  # the families' backbone when --backbone is not given
 
@@ -84,6 +85,10 @@ class Task:
     def combine(self, outs: list):
         """An ensemble's evaluation output from its members'."""
         raise FovealError(f"ensembles of {self.name} models are not supported; evaluate one checkpoint at a time")
+
+    def calibrate(self, out) -> tuple[Any, ModelCard]:
+        """--calibrate: the evaluation output `out` rescored with what is fitted on it, and the card that keeps it."""
+        raise FovealError(f"--calibrate fits a classifier's temperature; a {self.name} model has none to fit")
 
 
 def check_classes(splits, card: ModelCard) -> None:

@@ -21,7 +21,7 @@ from foveal.config import TrainConfig
 from foveal.data.tensors import DataSplits, ImageSet
 from foveal.engine.rundir import new_run_dir, run_name
 from foveal.errors import FovealError
-from foveal.outputs import cell
+from foveal.outputs import cell, probability_cells
 
 log = logging.getLogger("foveal")
 
@@ -94,4 +94,4 @@ def _write_oof(path: Path, images: ImageSet, probs: torch.Tensor) -> None:
         w.writerow(["index", "source", "label", "prediction", *(cell(c) for c in images.classes)])
         for i, (label, p) in enumerate(zip(images.labels.tolist(), probs)):
             source = images.paths[i] if images.paths is not None else ""
-            w.writerow([i, cell(source), cell(images.classes[label]), cell(images.classes[int(p.argmax())]), *(f"{v:.6f}" for v in p.tolist())])
+            w.writerow([i, cell(source), cell(images.classes[label]), cell(images.classes[int(p.argmax())]), *probability_cells(p.tolist())])

@@ -64,10 +64,12 @@ class Predictor:
 
     @torch.inference_mode()
     def probabilities(self, images: torch.Tensor, tta: bool = False) -> torch.Tensor:
-        """(N, C) class probabilities for a uint8 (N, C, H, W) batch already in the card's input size; with `tta`,
-        averaged over flipped and shifted views."""
+        """(N, C) class probabilities for a uint8 (N, C, H, W) batch already in the card's input size: the softmax of
+        the logits divided by the card's temperature; with `tta`, averaged over flipped and shifted views."""
+        temperature = self.card.temperature
+
         def logits(x: torch.Tensor) -> torch.Tensor:
-            return self.model(self.normalize(x.to(self.device))).float()
+            return self.model(self.normalize(x.to(self.device))).float() / temperature
 
         out = []
         for i in range(0, len(images), self.batch_size):

