@@ -11,6 +11,7 @@ from PIL import Image
 import foveal
 from foveal.config import TrainConfig
 from foveal.tasks.classify import transfer
+from foveal.tasks.classify.defaults import FINETUNE_DEFAULTS
 from foveal.tasks.classify.transfer import param_groups, set_trainable
 from foveal.errors import FovealError
 from foveal.models.head import backbone_groups, backbone_parameters, find_head
@@ -91,7 +92,8 @@ def test_full_trains_every_layer_with_a_lower_backbone_lr(photos, tmp_path):
     pretrained, _ = load_pretrained("efficientnet_lite0")
     assert not torch.equal(ckpt["state_dict"]["conv_stem.weight"], pretrained.conv_stem.weight)
     groups = ckpt["optimizer"]["param_groups"]
-    assert groups[0]["initial_lr"] == pytest.approx(3e-4) and groups[1]["initial_lr"] == pytest.approx(3e-3)
+    backbone = FINETUNE_DEFAULTS["backbone_lr"]  # of the head's rate, which small() sets to 3e-3
+    assert groups[0]["initial_lr"] == pytest.approx(3e-3 * backbone) and groups[1]["initial_lr"] == pytest.approx(3e-3)
 
 
 def test_full_fits_the_head_on_cached_features_before_any_layer_moves(photos, tmp_path):
