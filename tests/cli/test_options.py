@@ -49,7 +49,8 @@ def test_help_shows_each_options_default_and_each_tasks_where_they_differ(monkey
     monkeypatch.setattr(detect, "DEFAULT_MODEL", "retinanet")
     by_name = {p.name: p.annotation.__metadata__[0].help for p in config_parameters()}
     assert "detect 0.0123" in by_name["lr"] and "detect retinanet" in by_name["model"]
-    assert by_name["epochs"] == f"[default: {TrainConfig().epochs}]"
+    assert by_name["label_smoothing"] == f"[default: {TrainConfig().label_smoothing:g}]"  # one value for all
+    assert by_name["epochs"].endswith(f"classify fine-tuning {task_defaults('classify', finetune=True)['epochs']}]")
     assert by_name["lookahead"].endswith("[default: --no-lookahead]") and by_name["flip"].endswith("[default: --flip]")
     assert "[default" not in (by_name["data_root"] or "")  # nothing to show where nothing is set
 
