@@ -30,8 +30,6 @@ log = logging.getLogger("foveal")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-LITE0 = "efficientnet_lite0"
-OFFLINE_PRETRAINED = LITE0  # the model --pretrained means when none is named: its weights need no network
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,10 @@ def task_defaults(name: str, finetune: bool = False) -> dict:
         raise FovealError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")
     package = TASKS[name].split(":")[0].rsplit(".", 1)[0]
     defaults = import_module(f"{package}.defaults")
-    own = getattr(defaults, "FINETUNE_DEFAULTS", {}) if finetune else {}
-    return {"model": defaults.DEFAULT_MODEL, **defaults.DEFAULTS, **own}
+    if not finetune:
+        return {"model": defaults.DEFAULT_MODEL, **defaults.DEFAULTS}
+    model = getattr(defaults, "PRETRAINED_MODEL", defaults.DEFAULT_MODEL)
+    return {"model": model, **defaults.DEFAULTS, **getattr(defaults, "FINETUNE_DEFAULTS", {})}
 
 
 def resolve_task(name: str, model: str | None = None):

