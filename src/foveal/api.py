@@ -22,6 +22,8 @@ from foveal.tasks import resolve_task
 from foveal.types import Classification, Detections, Segmentation
 
 if TYPE_CHECKING:
+    from foveal.export import Exported
+    from foveal.export.benchmark import Benchmark
     from foveal.infer.sources import PredictRun
 
 log = logging.getLogger("foveal")
@@ -29,7 +31,7 @@ log = logging.getLogger("foveal")
 
 def _is_checkpoint_ref(model: str | Path) -> bool:
     p = Path(model)
-    return p.suffix in (".pt", ".pth") or p.is_dir() or (p.exists() and p.is_file())
+    return p.suffix in (".pt", ".pth", ".onnx", ".xml") or p.is_dir() or (p.exists() and p.is_file())
 
 
 class Model:
@@ -89,6 +91,7 @@ class Model:
         """Train and return the metrics of the best epoch; the run folder is in `self.run_dir`."""
         from foveal.engine.checkpoint import load_checkpoint, resolve_checkpoint
         from foveal.engine.trainer import Trainer
+        from foveal.runtime import is_exported
 
         default_logging()
         ckpt = None
@@ -99,6 +102,9 @@ class Model:
             if resume is True and self.checkpoint.name == "best.pt":
                 source = self.checkpoint.parent  # a run continues from its last epoch, not its best one
             path = resolve_checkpoint(source, prefer="last.pt")
+            if is_exported(path):
+                raise FovealError(f"cannot resume from {path}: an exported file holds no training state; resume from "
+                                  "the run's folder or its last.pt")
             ckpt = load_checkpoint(path)
             self._check_resumes(path, ckpt["card"])
             cfg = resumed_config(ckpt["config"], {**overrides, "data": None if data is None else str(data)})
@@ -139,6 +145,9 @@ class Model:
         from foveal.infer.evaluate import evaluate_checkpoints
 
         self._need_checkpoint("val")
+        if calibrate and Path(self.checkpoint).suffix in (".onnx", ".xml"):
+            raise FovealError(f"--calibrate saves a temperature in a checkpoint; calibrate the .pt that {self.checkpoint} "
+                              "was exported from, then export it again")
         default_logging()
         metrics, run_dir = evaluate_checkpoints(
             [self.checkpoint, *ensemble], lambda card: resolve_task(card.task, card.model), data=data,
@@ -149,6 +158,32 @@ class Model:
         if run_dir is not None:
             log.info("validation results in %s", run_dir)
         return metrics
+
+    # --- export ----------------------------------------------------------------------------------------------
+
+    def export(self, format: str = "onnx", *, int8: bool = False, data: str | Path | None = None,
+               out: str | Path | None = None, check: bool = True) -> Exported:
+        """Write the trained weights as an ONNX file or an OpenVINO IR (fp32, or static int8 calibrated on the
+        training images of `data`), with its card file; with `check`, the parity gates against the checkpoint on the
+        validation split, stored in the card file (an export that misses one keeps no file and raises)."""
+        from foveal.export import export_checkpoint
+
+        self._need_checkpoint("export")
+        default_logging()
+        return export_checkpoint(self.checkpoint, lambda card: resolve_task(card.task, card.model), format=format,
+                                 int8=int8, data=data, out=out, check=check)
+
+    def benchmark(self, data: str | Path | None = None, *, runs: int = 50, project: str | Path = "runs",
+                  name: str = "benchmark") -> Benchmark:
+        """The checkpoint against its exports (ONNX and OpenVINO, fp32 and int8): size, load time, batch-1 latency,
+        throughput and the task's metric on the validation split of `data`; benchmark.csv and benchmark.png in a new
+        <project>/<name> folder, with the exported files."""
+        from foveal.export.benchmark import benchmark_checkpoint
+
+        self._need_checkpoint("benchmark")
+        default_logging()
+        return benchmark_checkpoint(self.checkpoint, lambda card: resolve_task(card.task, card.model), data=data,
+                                    runs=runs, project=project, name=name)
 
     # --- predict ---------------------------------------------------------------------------------------------
 

@@ -41,6 +41,17 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return _atomic(path, lambda f: f.write(text.encode()))
 
 
+def replace_atomic(written: str | Path, path: str | Path) -> Path:
+    """Put a file another library wrote beside `path` (`written`) in its place: flushed to disk, then renamed."""
+    fd = os.open(written, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(written, path)
+    return Path(path)
+
+
 def remove_stale_temps(folder: str | Path) -> list[Path]:
     """Delete the temporary files that interrupted atomic writes left in `folder` (the caller makes sure nothing is
     writing there now); returns them."""

@@ -153,6 +153,36 @@ def predict(
 
 
 @app.command()
+def export(
+    model: Annotated[str, Opt(help="Checkpoint (runs/<run>/best.pt) or run folder.")],
+    format_: Annotated[str, Opt("--format", help="onnx (ONNX Runtime) or openvino (OpenVINO IR).")] = "onnx",
+    int8: Annotated[bool, Opt("--int8", help="Static int8, calibrated on the training images of --data.")] = False,
+    data: Annotated[Optional[str], Opt(help="Data set for the int8 calibration and the parity gates; default: the one it was trained on.")] = None,
+    out: Annotated[Optional[str], Opt(help="Output file; default: beside the checkpoint (best.onnx, best_int8.onnx, best_openvino.xml).")] = None,
+    check: Annotated[bool, Opt("--check/--no-check", help="Measure the parity gates (outputs and metric against the checkpoint's) and fail the export when one is missed.")] = True,
+) -> None:
+    """Export a trained model to a file for ONNX Runtime or OpenVINO, with its card file and parity gates."""
+    from foveal.api import Model
+
+    result = Model(model).export(format=format_, int8=int8, data=data, out=out, check=check)
+    echo_lines(result.lines())
+
+
+@app.command()
+def benchmark(
+    model: Annotated[str, Opt(help="Checkpoint (runs/<run>/best.pt) or run folder.")],
+    data: Annotated[Optional[str], Opt(help="Data set for the metric and the int8 calibration; default: the one it was trained on.")] = None,
+    runs: Annotated[int, Opt(help="Batch-1 timings per format, after a warm-up.")] = 50,
+    project: Annotated[str, Opt()] = "runs",
+    name: Annotated[str, Opt()] = "benchmark",
+) -> None:
+    """Every format and precision of one model: size, load time, batch-1 latency, throughput and metric."""
+    from foveal.api import Model
+
+    echo_lines(Model(model).benchmark(data=data, runs=runs, project=project, name=name).lines())
+
+
+@app.command()
 def convert(
     source: Annotated[str, typer.Argument(help="A YOLO data.yaml, a COCO .json or a Pascal VOC folder.")],
     to: Annotated[str, Opt(help="yolo, coco or voc.")],

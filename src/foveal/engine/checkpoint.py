@@ -17,6 +17,7 @@ import torch
 from foveal.errors import FovealError
 from foveal.fileio import save_atomic
 from foveal.models.card import ModelCard
+from foveal.runtime import is_exported, load_exported, read_card_file
 
 FORMAT = "foveal-checkpoint"
 VERSION = 1
@@ -49,7 +50,11 @@ def resolve_checkpoint(path: str | Path, prefer: str = "best.pt") -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's contents; for an exported model (.onnx, OpenVINO's .xml), its card file's: the card and the
+    training config, without weights."""
     p = resolve_checkpoint(path)
+    if is_exported(p):
+        return read_card_file(p)
     try:
         with warnings.catch_warnings():  # torch's notes on pickle protocols say nothing to a user
             warnings.simplefilter("ignore", UserWarning)
@@ -85,7 +90,10 @@ def replace_card(path: str | Path, card: ModelCard) -> Path:
 
 
 def load_model(path: str | Path) -> tuple[torch.nn.Module, ModelCard, dict[str, Any]]:
-    """The model (eval mode, on the CPU), its card and the whole checkpoint."""
+    """The model (eval mode, on the CPU), its card and the whole checkpoint; for an exported file, its runtime
+    module, card and card file."""
+    if is_exported(path):
+        return load_exported(resolve_checkpoint(path))
     ckpt = load_checkpoint(path)
     card = ModelCard.from_dict(ckpt["card"])
     model = card.build()

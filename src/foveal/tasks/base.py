@@ -30,6 +30,7 @@ class Task:
     calibrates = False  # whether `calibrate` fits a temperature (--calibrate)
     families: tuple[str, ...] = ()  # the model names built on a timm backbone (--backbone)
     default_backbone = ""  # the families' backbone when --backbone is not given
+    exports = False  # whether `foveal export` takes its models (export_network, network_input, export_gates)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
         self.cfg, self.card, self.device = cfg, card, device
@@ -89,6 +90,23 @@ class Task:
     def calibrate(self, out) -> tuple[Any, ModelCard]:
         """--calibrate: the evaluation output `out` rescored with what is fitted on it, and the card that keeps it."""
         raise FovealError(f"--calibrate fits a classifier's temperature; a {self.name} model has none to fit")
+
+
+    # --- export: what `foveal export` writes to a file and checks (for tasks with `exports`) ---------------------
+
+    @staticmethod
+    def export_network(model: nn.Module) -> nn.Module:
+        """The part of a trained model that goes into an exported file: from the normalised float batch to the raw
+        outputs that the task's own post-processing reads."""
+        return model
+
+    def network_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What `export_network` takes, from a batch of the task's validation loader."""
+        raise FovealError(f"exporting {self.name} models is not supported yet")
+
+    def export_gates(self, want, got, int8: bool) -> list:
+        """How far the exported network's evaluation `got` may be from the eager one's `want` (export.gates.Gate)."""
+        raise FovealError(f"exporting {self.name} models is not supported yet")
 
 
 def check_classes(splits, card: ModelCard) -> None:

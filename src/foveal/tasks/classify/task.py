@@ -15,6 +15,7 @@ from foveal.config import TrainConfig
 from foveal.data.augment import FlipTranslate, Normalize, shift_pixels
 from foveal.data.tensors import DataSplits, FeatureSet, ImageSet, TensorLoader
 from foveal.data.views import EvalView, TrainView
+from foveal.export.gates import Gate
 from foveal.metrics.calibration import fit_temperature, scaled_probabilities
 from foveal.metrics.classification import classification_metrics
 from foveal.models.card import ModelCard
@@ -51,6 +52,7 @@ class ClassifyTask(Task):
     pretrained_model = PRETRAINED_MODEL
     ensembles = True
     calibrates = True
+    exports = True
     predict = staticmethod(classify_sources)
 
     @classmethod
@@ -260,6 +262,17 @@ class ClassifyTask(Task):
     def combine(self, outs: list[EvalOutput]) -> EvalOutput:
         """An ensemble's output: the mean of the members' probabilities, scored again."""
         return self.scored(torch.stack([o.probs for o in outs]).mean(0), outs[0].targets)
+
+    def network_input(self, x: torch.Tensor) -> torch.Tensor:
+        return self.normalize(x)
+
+    def export_gates(self, want: EvalOutput, got: EvalOutput, int8: bool) -> list[Gate]:
+        """Top-1 agreement of at least 99.5% (fp32; reported for int8) and accuracy within 0.2 points (int8: 1)."""
+        agree = float((want.probs.argmax(1) == got.probs.argmax(1)).double().mean())
+        moved = 100 * abs(want.metrics["accuracy"] - got.metrics["accuracy"])
+        return [Gate("top-1 agreement with eager", agree, None if int8 else 0.995, at_least=True),
+                Gate(f"accuracy {100 * got.metrics['accuracy']:.2f}% against eager's {100 * want.metrics['accuracy']:.2f}%: "
+                     "points apart", moved, 1.0 if int8 else 0.2)]
 
     def write_report(self, run_dir: Path, data: ImageSet, out: EvalOutput, history: list[dict]) -> None:
         from foveal.tasks.classify.report import write_classification_report

@@ -1,0 +1,202 @@
+"""foveal export: ONNX and OpenVINO files of a classifier, fp32 and int8, their card files and parity gates, and
+predict / val on the exported files against the checkpoint and against the runtimes called directly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import foveal
+from foveal.cli import main
+from foveal.engine.checkpoint import load_model
+from foveal.errors import FovealError
+from foveal.export import export_checkpoint
+from foveal.export.gates import Gate
+from foveal.tasks import resolve_task
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    project = tmp_path_factory.mktemp("export")
+    m = foveal.Model("lenet")
+    m.train(data="digits", epochs=2, seed=0, project=str(project), name="lenet", progress=False)
+    return m.run_dir
+
+
+@pytest.fixture(scope="module")
+def digit_files(tmp_path_factory):
+    from sklearn.datasets import load_digits
+
+    folder = tmp_path_factory.mktemp("digit_files")
+    d = load_digits()
+    for i in range(12):
+        Image.fromarray((d.images[-i - 1] * 16).astype(np.uint8)).resize((8 + i, 8)).save(folder / f"{i}.png")
+    return folder
+
+
+def task_of(card):
+    return resolve_task(card.task, card.model)
+
+
+def copy_run(run, tmp_path):
+    """The run's folder copied, so that each test exports into its own."""
+    return shutil.copytree(run, tmp_path / "run")
+
+
+def test_onnx_fp32_gates_card_and_direct_onnxruntime(digits_run, tmp_path):
+    import onnxruntime as ort
+
+    run = copy_run(digits_run, tmp_path)
+    result = export_checkpoint(run / "best.pt", task_of)
+    assert result.path == run / "best.onnx" and result.card_file == run / "best.card.json"
+    names = [g.name for g in result.gates]
+    assert any("batch 1" in n for n in names) and any("batch 8" in n for n in names)
+    assert all(g.passed and g.limit is not None for g in result.gates)
+    info = json.loads(result.card_file.read_text())
+    assert info["export"]["precision"] == "fp32" and len(info["export"]["gates"]) == 4
+    assert info["card"]["classes"] == [str(i) for i in range(10)] and info["config"]["data"] == "digits"
+    # onnxruntime itself, on inputs the export never saw, at two batch sizes
+    model, card, _ = load_model(run / "best.pt")
+    session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+    for n in (1, 5):
+        x = torch.randn(n, card.in_channels, *card.input_size)
+        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+        with torch.no_grad():
+            want = model(x).numpy()
+        np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("fmt, name", [("onnx", "best.onnx"), ("openvino", "best_openvino.xml")])
+def test_predict_and_val_on_the_exported_file_equal_the_checkpoint(digits_run, digit_files, tmp_path, fmt, name):
+    run = copy_run(digits_run, tmp_path)
+    foveal.Model(run / "best.pt").export(format=fmt)
+    want = foveal.Model(run / "best.pt").predict(digit_files)
+    got = foveal.Model(run / name).predict(digit_files)
+    assert [r.source for r in got] == [r.source for r in want] and len(got) == 12
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+    m = foveal.Model(run / name)
+    assert m.task == "classify" and m.name == "lenet"
+    metrics = m.val(project=str(tmp_path / "val"))
+    reference = foveal.Model(run / "best.pt").val(project=str(tmp_path / "val"))
+    assert metrics["accuracy"] == reference["accuracy"]
+    assert metrics["log_loss"] == pytest.approx(reference["log_loss"], abs=1e-5)
+
+
+def test_int8_onnx_and_openvino_within_a_point(digits_run, digit_files, tmp_path):
+    run = copy_run(digits_run, tmp_path)
+    for fmt in ("onnx", "openvino"):
+        result = export_checkpoint(run / "best.pt", task_of, format=fmt, int8=True)
+        accuracy = next(g for g in result.gates if g.name.startswith("accuracy"))
+        assert accuracy.limit == 1.0 and accuracy.passed
+        assert all(g.limit is None for g in result.gates if g.name.startswith("outputs"))  # reported, not enforced
+    assert (run / "best_int8.onnx").is_file() and (run / "best_int8_openvino.xml").is_file()
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(run / "best_int8.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # static QDQ, not a float graph
+    got = foveal.Model(run / "best_int8.onnx").predict(digit_files)
+    want = foveal.Model(run / "best.pt").predict(digit_files)
+    agree = np.mean([a.probs.argmax() == b.probs.argmax() for a, b in zip(got, want)])
+    assert agree >= 0.75
+
+
+def test_a_pretrained_photo_classifier_exports_with_its_preprocessing(shared_data, tmp_path):
+    """efficientnet_lite0 on photos of many sizes (resize + centre crop on the card): predict on the ONNX file equals
+    predict on the checkpoint, file by file."""
+    photos = tmp_path / "photos"
+    for split, src, n in (("train", "train", 12), ("val", "test", 6)):
+        for c in ("airplane", "frog"):
+            (photos / split / c).mkdir(parents=True)
+            for i, f in enumerate(sorted((shared_data / "cifar10-jpg" / src / c).glob("*.jpg"))[:n]):
+                Image.open(f).resize((40 + 3 * i, 32)).save(photos / split / c / f.name)
+    m = foveal.Model("efficientnet_lite0")
+    m.train(data=str(photos), pretrained=True, finetune="head", img_size=64, epochs=1, batch_size=8, seed=0,
+            project=str(tmp_path), name="lite0", progress=False)
+    result = m.export(format="onnx")
+    assert all(g.passed for g in result.gates)
+    files = sorted((photos / "val").rglob("*.jpg"))
+    want = foveal.Model(m.checkpoint).predict(files)
+    got = foveal.Model(result.path).predict(files)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-4)
+
+
+def test_a_missed_gate_fails_the_export_and_keeps_no_file(digits_run, tmp_path, monkeypatch):
+    from foveal.tasks.classify.task import ClassifyTask
+
+    run = copy_run(digits_run, tmp_path)
+    monkeypatch.setattr(ClassifyTask, "export_gates", lambda self, want, got, int8: [Gate("accuracy moved", 3.0, 0.2)])
+    with pytest.raises(FovealError, match=r"failed its parity gate \(accuracy moved: 3 \(<= 0.2\) FAIL\); no file was kept"):
+        export_checkpoint(run / "best.pt", task_of)
+    assert not list(run.glob("best.onnx*")) and not list(run.glob("best.card.json")) and not list(run.glob(".*"))
+
+
+def test_bad_exported_files_end_in_one_line(digits_run, digit_files, tmp_path):
+    run = copy_run(digits_run, tmp_path)
+    export_checkpoint(run / "best.pt", task_of)
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes((run / "best.onnx").read_bytes()[:2000])
+    shutil.copy(run / "best.card.json", tmp_path / "truncated.card.json")
+    with pytest.raises(FovealError, match="cannot load .*truncated.onnx in onnxruntime"):
+        foveal.Model(truncated).predict(digit_files)
+    lonely = tmp_path / "lonely.onnx"
+    shutil.copy(run / "best.onnx", lonely)
+    with pytest.raises(FovealError, match="no card file beside it .*lonely.card.json"):
+        foveal.Model(lonely)
+    # an ONNX file of another input size under this model's card
+    other = foveal.Model("lenet")
+    other.train(data="digits", epochs=1, img_size=16, project=str(tmp_path), name="big", progress=False)
+    other_onnx = other.export(check=False).path
+    mismatched = tmp_path / "mismatched.onnx"
+    shutil.copy(other_onnx, mismatched)
+    shutil.copy(run / "best.card.json", tmp_path / "mismatched.card.json")
+    with pytest.raises(FovealError, match=r"takes input batchx1x16x16|takes input \?x1x16x16"):
+        foveal.Model(mismatched).predict(digit_files)
+    with pytest.raises(FovealError, match="already exported"):
+        export_checkpoint(run / "best.onnx", task_of)
+    with pytest.raises(FovealError, match="--format must be one of onnx, openvino; got 'tflite'"):
+        export_checkpoint(run / "best.pt", task_of, format="tflite")
+    with pytest.raises(FovealError, match=r"a onnx file is named \*.onnx"):
+        export_checkpoint(run / "best.pt", task_of, out=tmp_path / "x.xml")
+    with pytest.raises(FovealError, match="resume"):
+        foveal.Model(run / "best.onnx").train(resume=True)
+
+
+def test_detectors_are_refused_in_one_line(tiny_runs):
+    with pytest.raises(FovealError, match="exporting detect models is not supported yet"):
+        export_checkpoint(tiny_runs["detect"] / "best.pt", task_of)
+
+
+def test_cli_export_prints_the_gates(digits_run, tmp_path, capsys):
+    run = copy_run(digits_run, tmp_path)
+    assert main(["export", "--model", str(run / "best.pt"), "--format", "openvino"]) == 0
+    out = capsys.readouterr().out
+    assert f"exported {run / 'best_openvino.xml'} (openvino, fp32" in out and out.count("PASS") == 4
+    assert (run / "best_openvino.bin").is_file()
+    assert main(["export", "--model", str(run / "best.pt"), "--format", "tflite"]) != 0
+    assert "--format must be one of onnx, openvino" in capsys.readouterr().err
+
+
+def test_benchmark_measures_every_format_and_writes_its_table(digits_run, tmp_path, capsys):
+    import csv
+
+    run = copy_run(digits_run, tmp_path)
+    assert main(["benchmark", "--model", str(run / "best.pt"), "--runs", "10", "--project", str(tmp_path),
+                 "--name", "bench"]) == 0
+    out = capsys.readouterr().out
+    rows = list(csv.DictReader((tmp_path / "bench" / "benchmark.csv").open()))
+    assert [(r["format"], r["precision"]) for r in rows] == [("pytorch", "fp32"), ("onnx", "fp32"), ("onnx", "int8"),
+                                                            ("openvino", "fp32"), ("openvino", "int8")]
+    reference = json.loads((run / "metrics.json").read_text())["accuracy"]
+    assert float(rows[0]["metric"]) == pytest.approx(reference) and float(rows[1]["metric"]) == pytest.approx(reference)
+    assert all(float(r["latency_ms"]) > 0 and float(r["throughput"]) > 0 for r in rows)
+    assert (tmp_path / "bench" / "benchmark.png").stat().st_size > 10_000
+    assert "onnx fp32:" in out and "as fast as eager at batch 1" in out
+    assert main(["benchmark", "--model", str(run / "best.pt"), "--runs", "3"]) != 0
+    assert "--runs is the batch-1 timings per format, 10 or more; got 3" in capsys.readouterr().err
