@@ -168,9 +168,53 @@ def test_bad_exported_files_end_in_one_line(digits_run, digit_files, tmp_path):
         foveal.Model(run / "best.onnx").train(resume=True)
 
 
-def test_detectors_are_refused_in_one_line(tiny_runs):
-    with pytest.raises(FovealError, match="exporting detect models is not supported yet"):
-        export_checkpoint(tiny_runs["detect"] / "best.pt", task_of)
+def test_a_semantic_segmenter_exports_and_predicts_the_same_class_maps(tiny_runs, tiny_shapes, tmp_path):
+    """The U-Net of the tiny shapes run: ONNX fp32 passes its gates, and its class maps on the validation images are
+    eager's wherever eager runs in fp32 (eager val may run in bf16 where the CPU has it, so its maps are compared
+    at the pixels the fp32 network agrees on: nearly all)."""
+    from foveal.data.segmentation.dataset import shapes_semantic
+    from foveal.tasks.segment.predict import SegmentPredictor
+
+    run = shutil.copytree(tiny_runs["segment"], tmp_path / "unet")
+    result = export_checkpoint(run / "best.pt", task_of, format="onnx")
+    assert all(g.passed for g in result.gates) and any(g.name.startswith("mIoU") for g in result.gates)
+    images = shapes_semantic().val.images
+    eager, exported = (SegmentPredictor.from_checkpoint(p) for p in (run / "best.pt", result.path))
+    want = [s.class_map for s in eager.segment(images)]
+    eager_fp32 = SegmentPredictor(eager.model, eager.card)
+    from foveal.tasks.segment.predict import class_maps
+
+    fp32 = class_maps(eager_fp32.model, eager.card, images, torch.device("cpu"), amp="off")
+    got = [s.class_map for s in exported.segment(images)]
+    assert all(g.shape == w.shape for g, w in zip(got, want))
+    same = np.mean([np.mean(g == f.numpy()) for g, f in zip(got, fp32)])
+    assert same > 0.999
+
+
+def test_a_detector_exports_up_to_its_raw_outputs_and_predicts_the_same_boxes(tiny_runs, tiny_shapes, tmp_path):
+    """fcos of the tiny shapes run: the ONNX file ends before NMS (its outputs are per-level tensors), passes its
+    gates, and its boxes on scenes of other sizes are the checkpoint's: the same boxes in the same order, to 1e-3
+    pixels, with the same decoding and NMS (models/split.py)."""
+    import onnx
+
+    from foveal.data.detection.dataset import shapes_detection
+
+    run = shutil.copytree(tiny_runs["detect"], tmp_path / "fcos")
+    result = export_checkpoint(run / "best.pt", task_of, format="onnx")
+    assert all(g.passed for g in result.gates) and any(g.name.startswith("mAP@.5") for g in result.gates)
+    graph = onnx.load(str(result.path)).graph
+    assert "NonMaxSuppression" not in {n.op_type for n in graph.node} and len(graph.output) == 20  # 5 levels x 4
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for i, im in enumerate(shapes_detection().val.images):
+        Image.fromarray(im.permute(1, 2, 0).numpy()).resize((96 + 12 * i, 96)).save(scenes / f"{i}.png")
+    want = foveal.Model(run / "best.pt").predict(scenes, conf=0.05)
+    got = foveal.Model(result.path).predict(scenes, conf=0.05)
+    assert sum(len(d) for d in want) > 20
+    for w, g in zip(want, got):
+        assert len(w) == len(g) and (w.class_id == g.class_id).all()
+        np.testing.assert_allclose(g.xyxy, w.xyxy, atol=1e-3)
+        np.testing.assert_allclose(g.confidence, w.confidence, atol=1e-5)
 
 
 def test_cli_export_prints_the_gates(digits_run, tmp_path, capsys):

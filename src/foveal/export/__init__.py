@@ -3,7 +3,7 @@ OpenVINO IR for OpenVINO's CPU plugin), in fp32 or static int8, with its card fi
 measured, printed and stored in that card file. An export whose gates fail leaves no file and ends in one line.
 
 It knows no task: `task_of` gives the Task of a card (Model passes tasks.resolve_task), which says what network to
-export (`export_network`), what that network takes (`network_input`) and how far the metric may move
+export (`export_network`), what that network takes (`export_inputs`) and how far the metric may move
 (`export_gates`).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,8 @@ def export_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], Any
     model, card, ckpt = load_model(source)
     task_type = task_of(card)
     if not getattr(task_type, "exports", False):
-        raise FovealError(f"exporting {task_type.name} models is not supported yet; classifiers export")
+        raise FovealError(f"exporting {task_type.name} models is not supported yet; classifiers, semantic segmenters "
+                          "and single-stage detectors (fcos, retinanet) export")
     cfg = TrainConfig.from_dict(ckpt["config"])
     if data is not None:
         cfg = cfg.replace(data=str(data), data_root=None)
@@ -90,7 +91,7 @@ def export_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], Any
 
         made.append(to_onnx(network, example, onnx_file))
         if int8:
-            batches = _inputs(task, splits.train, calibration_images, batch=16)
+            batches = task.export_inputs(splits.train, calibration_images, 16)
             quantized = target if format == "onnx" else target.with_name(f".{target.stem}.int8.tmp.onnx")
             made.append(quantize_int8(onnx_file, quantized, batches))
             onnx_file = quantized
@@ -105,7 +106,7 @@ def export_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], Any
         result = Exported(target, card_file, format, int8, notes=notes)
         if check:
             exported, _, _ = load_exported(target)
-            result.gates = _gates(task_type, task, network, exported, splits, int8)
+            result.gates = _gates(task_type, task, model, network, exported, splits, int8)
             info["gates"] = [g.to_dict() for g in result.gates]
             info["notes"] = notes
             write_card_file(target, card, ckpt["config"], info)
@@ -137,33 +138,22 @@ def _data(task_type, cfg: TrainConfig, needed: bool):
         return None, [f"no metric gate: the data could not be loaded ({err}); give --data to check the metric"]
 
 
-def _inputs(task, split, limit: int, batch: int) -> Iterator[torch.Tensor]:
-    """The network's inputs for the first `limit` images of `split`, `batch` at a time, as evaluation prepares them."""
-    from foveal.data.tensors import ImageSet
-
-    part = ImageSet(split.images[:limit], split.labels[:limit], split.classes) if len(split) > limit else split
-    loader = task.val_loader(part)
-    loader.batch_size = batch
-    for x, _ in loader:
-        yield task.network_input(x)
-
-
-def _gates(task_type, task, network, exported, splits, int8: bool) -> list[Gate]:
-    """Tensor gates at batch 1 and GATE_BATCH on validation images (random images without data), then the task's
-    metric gates on the whole validation split."""
+def _gates(task_type, task, model, network, exported, splits, int8: bool) -> list[Gate]:
+    """Tensor gates (`network` against `exported`) at batch 1 and GATE_BATCH on validation images (random inputs
+    without data), then the task's metric gates (the eager `model` against `exported`) on the whole validation
+    split."""
     card = task.card
     if splits is None:
-        g = torch.Generator().manual_seed(1)
-        x = torch.randint(0, 256, (GATE_BATCH + 1, card.in_channels, *card.input_size), dtype=torch.uint8, generator=g)
-        inputs = task.network_input(x)
+        g = torch.Generator().manual_seed(1)  # normalised inputs are about zero-mean, unit-variance
+        inputs = torch.randn(GATE_BATCH + 1, card.in_channels, *card.input_size, generator=g)
     else:
         val = task_type.eval_split(splits, card)
-        inputs = torch.cat(list(_inputs(task, val, GATE_BATCH + 1, GATE_BATCH + 1)))
+        inputs = torch.cat(list(task.export_inputs(val, GATE_BATCH + 1, GATE_BATCH + 1)))
     batches = {"batch 1": inputs[:1], f"batch {len(inputs) - 1}": inputs[1:]}
     gates = tensor_gates(network, exported, batches, int8)
     if splits is not None:
         val = task_type.eval_split(splits, card)
-        want = task.evaluate(network, task.val_loader(val))
+        want = task.evaluate(model, task.val_loader(val))
         got = task.evaluate(exported, task.val_loader(val))
         gates += task.export_gates(want, got, int8)
     return gates

@@ -41,18 +41,21 @@ class Row:
     latency_p90_ms: float
     throughput: float  # images/s at `best_batch`
     best_batch: int
+    end_to_end_ms: float | None  # predict on image files, per image: decoding, preprocessing, network, post-processing
     metric: float | None
     metric_name: str
     gates_passed: bool | None = None  # None: the eager reference itself
 
     def cells(self) -> list[str]:
         metric = "" if self.metric is None else f"{self.metric:.4f}"
+        e2e = "" if self.end_to_end_ms is None else f"{self.end_to_end_ms:.1f}"
         gates = {None: "reference", True: "pass", False: "FAIL"}[self.gates_passed]
         return [self.format, self.precision, f"{self.size_mb:.1f}", f"{self.load_s:.2f}", f"{self.latency_ms:.2f}",
-                f"{self.latency_p90_ms:.2f}", f"{self.throughput:.1f} (batch {self.best_batch})", metric, gates]
+                f"{self.latency_p90_ms:.2f}", f"{self.throughput:.1f} (batch {self.best_batch})", e2e, metric, gates]
 
 
-HEADER = ["format", "precision", "size MB", "load s", "batch-1 ms (median)", "p90 ms", "images/s", "metric", "gates"]
+HEADER = ["format", "precision", "size MB", "load s", "batch-1 ms (median)", "p90 ms", "images/s", "predict ms/image",
+          "metric", "gates"]
 
 
 @dataclass
@@ -66,14 +69,17 @@ class Benchmark:
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         base = self.rows[0]
         out = [self.machine, fmt.format(*HEADER), *(fmt.format(*r.cells()) for r in self.rows)]
-        out += [f"{r.format} {r.precision}: {base.latency_ms / r.latency_ms:.2f}x as fast as eager at batch 1"
-                for r in self.rows[1:]]
+        for r in self.rows[1:]:
+            e2e = "" if r.end_to_end_ms is None else f", {base.end_to_end_ms / r.end_to_end_ms:.2f}x in predict"
+            out.append(f"{r.format} {r.precision}: {base.latency_ms / r.latency_ms:.2f}x as fast as eager at batch 1{e2e}")
         return out + [f"results in {self.folder}"]
 
 
 def benchmark_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], Any], *, data: str | Path | None = None,
                          runs: int = 50, project: str | Path = "runs", name: str = "benchmark",
-                         variants: tuple[tuple[str, bool], ...] = VARIANTS) -> Benchmark:
+                         variants: tuple[tuple[str, bool], ...] = VARIANTS, files: int = 32) -> Benchmark:
+    """Each variant exported into a new <project>/<name> folder and measured; `files` validation images (where the
+    data set has files) are predicted from their files for the end-to-end figure."""
     from foveal.export import export_checkpoint
     from foveal.runtime import load_exported
 
@@ -88,7 +94,7 @@ def benchmark_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], 
     splits = task_type.load_data(cfg)
     val = task_type.eval_split(splits, card)
     task = task_type(cfg, card, torch.device("cpu"), False)
-    x = next(iter(_loader(task, val, max(BATCHES))))
+    x = next(task.export_inputs(val, max(BATCHES), max(BATCHES)))
     folder = new_run_dir(project, name)
     rows = []
     for fmt, int8 in variants:
@@ -100,7 +106,8 @@ def benchmark_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], 
             module, _, _ = load_model(source)
             if use_channels_last(None, module):
                 module = module.to(memory_format=torch.channels_last)
-            size, gates = source.stat().st_size, None
+            network = task_type.export_network(module).eval()  # timed: what an exported file holds
+            size, gates, path = source.stat().st_size, None, source
         else:
             log.info("exporting %s %s", fmt, precision)
             suffix = ".onnx" if fmt == "onnx" else "_openvino.xml"
@@ -108,15 +115,17 @@ def benchmark_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], 
                                        out=folder / f"{source.stem}{'_int8' if int8 else ''}{suffix}", check=True)
             start = time.perf_counter()  # the load, not the export
             module, _, _ = load_exported(result.path)
+            network = module
             size = result.path.stat().st_size + (result.path.with_suffix(".bin").stat().st_size if fmt == "openvino" else 0)
-            gates = all(g.passed for g in result.gates)
+            gates, path = all(g.passed for g in result.gates), result.path
         load_s = time.perf_counter() - start
         module.eval()
-        latencies = _latencies(module, x[:1], runs)
-        best = max(((_throughput(module, x[:b]), b) for b in BATCHES), key=lambda t: t[0])
+        latencies = _latencies(network, x[:1], runs)
+        best = max(((_throughput(network, x[:b]), b) for b in BATCHES), key=lambda t: t[0])
+        e2e = _end_to_end(task_type, path, (getattr(val, "paths", None) or [])[:files])
         out = task.evaluate(module, task.val_loader(val))
         rows.append(Row(fmt, precision, size / 1e6, load_s, statistics.median(latencies),
-                        _percentile(latencies, 0.9), best[0], best[1], out.metrics.get(task.fitness_key),
+                        _percentile(latencies, 0.9), best[0], best[1], e2e, out.metrics.get(task.fitness_key),
                         task.fitness_key, gates))
         log.info("%s", " | ".join(rows[-1].cells()))
     from foveal.engine.device import cpu_name
@@ -125,13 +134,6 @@ def benchmark_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], 
                                     f"{torch.backends.cpu.get_cpu_capability()} | torch {torch.__version__}")
     _write(bench)
     return bench
-
-
-def _loader(task, val, batch: int):
-    loader = task.val_loader(val)
-    loader.batch_size = batch
-    for images, _ in loader:
-        yield task.network_input(images)
 
 
 @torch.inference_mode()
@@ -154,6 +156,21 @@ def _throughput(module, x: torch.Tensor, seconds: float = 1.0) -> float:
         module(x)
         n += 1
     return n * len(x) / (time.perf_counter() - start)
+
+
+def _end_to_end(task_type, path: Path, files: list[str], repeats: int = 3) -> float | None:
+    """Milliseconds per image of the task's predictor on `files` (read, decoded, prepared, run, post-processed),
+    the median of `repeats` passes after a warm-up on two of them; None without files."""
+    if not files or task_type.predictor is None:
+        return None
+    predictor = task_type.predictor.from_checkpoint(path, device="cpu")
+    predictor.predict(files[:2])
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predictor.predict(files)
+        times.append(1000 * (time.perf_counter() - start) / len(files))
+    return statistics.median(times)
 
 
 def _percentile(values: list[float], q: float) -> float:

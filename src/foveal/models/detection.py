@@ -133,6 +133,7 @@ def build_torchvision_detector(name: str, *, num_classes: int, img_size: tuple[i
 
 def set_postprocess(model: nn.Module, *, conf: float | None = None, iou: float | None = None, max_det: int | None = None) -> None:
     """The score threshold, NMS IoU and boxes kept per image, wherever this kind of detector keeps them."""
+    model = getattr(model, "template", model)  # a SplitDetector: its detector's
     owner = getattr(model, "roi_heads", model)  # Faster R-CNN: in its RoI heads; RetinaNet, FCOS, SSD: on the model
     for attr, value in (("score_thresh", conf), ("nms_thresh", iou), ("detections_per_img", max_det)):
         if value is not None:

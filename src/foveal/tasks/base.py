@@ -30,7 +30,8 @@ class Task:
     calibrates = False  # whether `calibrate` fits a temperature (--calibrate)
     families: tuple[str, ...] = ()  # the model names built on a timm backbone (--backbone)
     default_backbone = ""  # the families' backbone when --backbone is not given
-    exports = False  # whether `foveal export` takes its models (export_network, network_input, export_gates)
+    exports = False  # whether `foveal export` takes its models (export_network, export_inputs, export_gates)
+    predictor: Any = None  # its predictor class: from_checkpoint(path, device=...), then predict(files)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
         self.cfg, self.card, self.device = cfg, card, device
@@ -100,8 +101,9 @@ class Task:
         outputs that the task's own post-processing reads."""
         return model
 
-    def network_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What `export_network` takes, from a batch of the task's validation loader."""
+    def export_inputs(self, split, limit: int, batch: int):
+        """What `export_network` takes, for the first `limit` images of a split, `batch` images at a time, prepared
+        as evaluation and prediction prepare them (int8 calibration, the tensor gates, `foveal benchmark`)."""
         raise FovealError(f"exporting {self.name} models is not supported yet")
 
     def export_gates(self, want, got, int8: bool) -> list:

@@ -23,7 +23,7 @@ from foveal.models.head import head
 from foveal.tasks.base import Task, check_classes
 from foveal.tasks.classify import transfer
 from foveal.tasks.classify.defaults import DEFAULT_MODEL, DEFAULTS, FINETUNE_DEFAULTS, PRETRAINED_MODEL
-from foveal.tasks.classify.predict import classify_sources
+from foveal.tasks.classify.predict import Predictor, classify_sources
 from foveal.tasks.classify.transfer import cached_features, finetune_mode, fit_head
 from foveal.tasks.classify.tta import tta_views
 
@@ -53,6 +53,7 @@ class ClassifyTask(Task):
     ensembles = True
     calibrates = True
     exports = True
+    predictor = Predictor
     predict = staticmethod(classify_sources)
 
     @classmethod
@@ -263,8 +264,12 @@ class ClassifyTask(Task):
         """An ensemble's output: the mean of the members' probabilities, scored again."""
         return self.scored(torch.stack([o.probs for o in outs]).mean(0), outs[0].targets)
 
-    def network_input(self, x: torch.Tensor) -> torch.Tensor:
-        return self.normalize(x)
+    def export_inputs(self, split: ImageSet, limit: int, batch: int):
+        part = ImageSet(split.images[:limit], split.labels[:limit], split.classes)
+        loader = self.val_loader(part)
+        loader.batch_size = batch
+        for x, _ in loader:
+            yield self.normalize(x)
 
     def export_gates(self, want: EvalOutput, got: EvalOutput, int8: bool) -> list[Gate]:
         """Top-1 agreement of at least 99.5% (fp32; reported for int8) and accuracy within 0.2 points (int8: 1)."""

@@ -25,6 +25,10 @@ class DetectPredictor(CheckpointPredictor):
     task, kind = "detect", "detector"
     reduces = True  # large photos may be decoded reduced: boxes scale back to the photo's pixels (masks would not)
 
+    def __init__(self, model, card, device: str = "auto", batch_size: int = 8) -> None:
+        super().__init__(model, card, device, batch_size)
+        self.model = inference_detector(self.model, card)
+
     def class_ids(self, names: Sequence[str] | None) -> list[int] | None:
         """Class names (or ids) to keep, checked against the card."""
         if not names:
@@ -83,6 +87,20 @@ class DetectPredictor(CheckpointPredictor):
         if reduce is not None:
             dets = [d.rescaled((info.height, info.width)) for d, info in zip(dets, map(probe, paths))]
         return dets, images, failed
+
+
+def inference_detector(model: torch.nn.Module, card) -> torch.nn.Module:
+    """What detections come from: a single-stage detector split at its raw outputs, so that its eager network and
+    an exported file of it share one transform, box decoding and NMS (models/split.py); an exported file's
+    detector is built from the card for them; other detectors (two-stage) run whole."""
+    from foveal.models.split import RawDetector, SplitDetector, splits
+    from foveal.runtime import ExportedModule
+
+    if isinstance(model, ExportedModule):
+        return SplitDetector(model, card.build())
+    if splits(model):
+        return SplitDetector(RawDetector(model), model)
+    return model
 
 
 def class_agnostic(det: Detections, iou: float) -> Detections:

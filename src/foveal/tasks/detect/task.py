@@ -17,7 +17,8 @@ from foveal.models.card import ModelCard
 from foveal.models.detection import DEFAULT_BACKBONE, EVAL_CONF, FAMILIES, NMS_IOU, set_postprocess
 from foveal.tasks.base import Task, build_task_model, checked_val
 from foveal.tasks.detect.defaults import DEFAULT_MODEL, DEFAULTS
-from foveal.tasks.detect.predict import detect_sources, to_detections
+from foveal.export.gates import Gate
+from foveal.tasks.detect.predict import DetectPredictor, detect_sources, inference_detector, to_detections
 from foveal.types import Detections
 
 log = logging.getLogger("foveal")
@@ -46,6 +47,8 @@ class DetectTask(Task):
     default_model = DEFAULT_MODEL
     defaults = DEFAULTS
     predict = staticmethod(detect_sources)
+    exports = True
+    predictor = DetectPredictor
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
         super().__init__(cfg, card, device, channels_last)
@@ -125,10 +128,11 @@ class DetectTask(Task):
         a loader, in eval mode, with COCO evaluation's confidence floor and NMS at IoU 0.6."""
         was_training = model.training
         model.eval()
-        set_postprocess(model, conf=EVAL_CONF, iou=NMS_IOU)
+        detector = inference_detector(model, self.card)
+        set_postprocess(detector, conf=EVAL_CONF, iou=NMS_IOU)
         preds, truths, extras = [], [], []
         for images, targets in loader:
-            for img, out, t in zip(images, model(images), targets):
+            for img, out, t in zip(images, detector(images), targets):
                 size = tuple(img.shape[-2:])
                 preds.append(to_detections(out, self.card.classes, size))
                 truths.append(Detections(t["boxes"].cpu().numpy(), torch.ones(len(t["labels"])).numpy(),
@@ -138,7 +142,56 @@ class DetectTask(Task):
         model.train(was_training)
         return preds, truths, extras
 
+    # --- export ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def export_network(model: nn.Module) -> nn.Module:
+        from foveal.models.split import RawDetector
+
+        return RawDetector(model)
+
+    def export_inputs(self, split: DetectionSet, limit: int, batch: int):
+        """The detector's own transform of the images (normalised, resized, padded to multiples of 32)."""
+        from foveal.models.split import network_batch
+
+        template = self.card.build().eval()
+        images = split.images[:limit]
+        for i in range(0, len(images), batch):
+            yield network_batch(template, [im.float().div(255) for im in images[i:i + batch]])
+
+    def export_gates(self, want: DetectOutput, got: DetectOutput, int8: bool) -> list[Gate]:
+        """mAP@.5 within 0.01 of eager's (int8: 0.03); eager's boxes of confidence 0.25 or more that the exported
+        model finds too (same class, IoU 0.9 or more; matched by IoU, not by order), reported."""
+        return [Gate("eager's boxes (conf >= 0.25) found again (same class, IoU >= 0.9)", matched_share(want.preds, got.preds),
+                     None, at_least=True),
+                Gate(f"mAP@.5 {got.metrics['map50']:.4f} against eager's {want.metrics['map50']:.4f}: apart",
+                     abs(got.metrics["map50"] - want.metrics["map50"]), 0.03 if int8 else 0.01)]
+
     def write_report(self, run_dir: Path, data: DetectionSet, out: DetectOutput, history: list[dict]) -> None:
         from foveal.tasks.detect.report import write_detection_report
 
         write_detection_report(run_dir, data, out, history)
+
+
+def matched_share(want: list[Detections], got: list[Detections], conf: float = 0.25, iou: float = 0.9) -> float:
+    """The share of `want`'s boxes of confidence `conf` or more that have a box in `got` of the same class overlapping
+    them by `iou` or more (each matched once, greedily by IoU); 1.0 where `want` has none."""
+    from torchvision.ops import box_iou
+
+    found = total = 0
+    for w, g in zip(want, got):
+        w, g = w[w.confidence >= conf], g[g.confidence >= conf * 0.5]
+        total += len(w)
+        if not len(w) or not len(g):
+            continue
+        overlap = box_iou(torch.from_numpy(w.xyxy), torch.from_numpy(g.xyxy))
+        overlap[torch.from_numpy(w.class_id)[:, None] != torch.from_numpy(g.class_id)[None, :]] = 0
+        while True:
+            best = overlap.max()
+            if best < iou:
+                break
+            i, j = divmod(int(overlap.argmax()), overlap.shape[1])
+            found += 1
+            overlap[i, :] = 0
+            overlap[:, j] = 0
+    return found / total if total else 1.0

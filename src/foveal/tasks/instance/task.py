@@ -17,7 +17,7 @@ from foveal.data.detection.loader import DetectionLoader
 from foveal.models.instance import INSTANCE_FAMILIES, is_instance_model
 from foveal.tasks.detect.task import DetectOutput, DetectTask
 from foveal.tasks.instance.defaults import DEFAULT_MODEL, DEFAULTS
-from foveal.tasks.instance.predict import instance_masks, instance_sources
+from foveal.tasks.instance.predict import InstancePredictor, instance_masks, instance_sources
 from foveal.types import Detections
 
 EVAL_BATCH = 4  # each kept box comes back as a full-image float mask: small batches keep evaluation's memory low
@@ -52,6 +52,8 @@ def decode(rles: list[dict], size: tuple[int, int]) -> np.ndarray:
 
 class InstanceTask(DetectTask):
     name, card_task = "instance", "segment"
+    exports = False  # Mask R-CNN is two-stage: its proposals' NMS sits inside the network
+    predictor = InstancePredictor
     fitness_key = "mask_map"
     families = INSTANCE_FAMILIES
     default_model = DEFAULT_MODEL

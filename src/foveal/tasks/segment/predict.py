@@ -18,25 +18,32 @@ from foveal.models.card import ModelCard
 from foveal.types import Segmentation
 
 
+def network_input(images: Sequence[torch.Tensor], card: ModelCard, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 (C, H, W) images of any size as the network takes them: resized to the card's input size, in [0, 1],
+    normalised with the card's mean and std."""
+    from foveal.data.images import resize
+
+    mean = torch.tensor(card.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(card.std, device=device).view(1, -1, 1, 1)
+    x = torch.stack([resize(im.expand(3, -1, -1), card.input_size) for im in images]).to(device, torch.float32)
+    return (x.div_(255) - mean) / std
+
+
 @torch.inference_mode()
 def class_maps(model: nn.Module, card: ModelCard, images: Sequence[torch.Tensor], device: torch.device,
                batch_size: int = 8, amp: str = "auto") -> list[torch.Tensor]:
     """Each uint8 (C, H, W) image's (H, W) int64 class map: the image resized to the card's input size, its logits
     resized back (bilinear) to the image's own size, then the arg-max."""
-    from foveal.data.images import resize
     from foveal.models.segmentation import logits
 
     dtype = autocast_dtype(amp, device, model)
     channels_last = use_channels_last(None, model)
-    mean = torch.tensor(card.mean, device=device).view(1, -1, 1, 1)
-    std = torch.tensor(card.std, device=device).view(1, -1, 1, 1)
     was_training = model.training
     model.eval()
     maps = []
     for i in range(0, len(images), batch_size):
         chunk = images[i:i + batch_size]
-        x = torch.stack([resize(im.expand(3, -1, -1), card.input_size) for im in chunk]).to(device, torch.float32)
-        x = (x.div_(255) - mean) / std
+        x = network_input(chunk, card, device)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):

@@ -16,11 +16,12 @@ import torch.nn.functional as F
 from foveal.config import TrainConfig
 from foveal.data.segmentation.loader import MaskLoader, train_transform
 from foveal.data.segmentation.semantic import IGNORE, MaskSet, MaskSplits
+from foveal.export.gates import Gate
 from foveal.models.card import ModelCard
 from foveal.models.segmentation import DEFAULT_ENCODER
 from foveal.tasks.base import Task, build_task_model, checked_val
 from foveal.tasks.segment.defaults import DEFAULT_MODEL, DEFAULTS
-from foveal.tasks.segment.predict import segment_sources
+from foveal.tasks.segment.predict import SegmentPredictor, segment_sources
 from foveal.types import Segmentation
 
 log = logging.getLogger("foveal")
@@ -37,6 +38,19 @@ class SegmentOutput:
     metrics: dict[str, Any]
     confusion: np.ndarray
     preds: list[Segmentation]
+
+
+class Logits(nn.Module):
+    """A segmenter's class logits alone (torchvision's return a dict with an auxiliary output): what is exported."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from foveal.models.segmentation import logits
+
+        return logits(self.model, x)
 
 
 def input_size(cfg: TrainConfig, data: MaskSplits) -> int:
@@ -60,6 +74,8 @@ class SegmentTask(Task):
     fitness_key = "miou"
     default_model = DEFAULT_MODEL
     families = ("unet",)
+    exports = True
+    predictor = SegmentPredictor
     default_backbone = DEFAULT_ENCODER
     defaults = DEFAULTS
     predict = staticmethod(segment_sources)
@@ -156,6 +172,27 @@ class SegmentTask(Task):
         preds = [Segmentation(m.numpy(), self.card.classes, p) for m, p in
                  zip(maps, data.paths or [""] * len(maps))]
         return SegmentOutput(segmentation_metrics(cm.numpy(), self.card.classes), cm.numpy(), preds)
+
+    # --- export ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def export_network(model: nn.Module) -> nn.Module:
+        return Logits(model)
+
+    def export_inputs(self, split: MaskSet, limit: int, batch: int):
+        from foveal.tasks.segment.predict import network_input
+
+        images = split.images[:limit]
+        for i in range(0, len(images), batch):
+            yield network_input(images[i:i + batch], self.card)
+
+    def export_gates(self, want: SegmentOutput, got: SegmentOutput, int8: bool) -> list[Gate]:
+        """mIoU within 0.005 of eager's (int8: 0.02); the share of pixels given the same class, reported."""
+        same = sum(int((a.class_map == b.class_map).sum()) for a, b in zip(want.preds, got.preds))
+        pixels = sum(a.class_map.size for a in want.preds)
+        return [Gate("pixels given eager's class", same / max(pixels, 1), None, at_least=True),
+                Gate(f"mIoU {got.metrics['miou']:.4f} against eager's {want.metrics['miou']:.4f}: apart",
+                     abs(got.metrics["miou"] - want.metrics["miou"]), 0.02 if int8 else 0.005)]
 
     def write_report(self, run_dir: Path, data: MaskSet, out: SegmentOutput, history: list[dict]) -> None:
         from foveal.tasks.segment.report import write_segmentation_report
