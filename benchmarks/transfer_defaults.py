@@ -62,7 +62,7 @@ def run(data: Path, mode: str, seed: int, project: Path, time_limit: float | Non
     with (model.run_dir / "results.csv").open() as f:
         epochs = list(csv.DictReader(f))
     return {"mode": mode, "seed": seed, "accuracy": metrics["accuracy"], "log_loss": metrics["log_loss"],
-            "wall_s": round(wall, 1), "epochs": len(epochs), **extra}
+            "wall_s": round(wall, 1), "epochs": len(epochs), "run_dir": str(model.run_dir), **extra}
 
 
 def summary(runs: list[dict], mode: str) -> dict:

@@ -82,14 +82,15 @@ def export_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], Any
     target.parent.mkdir(parents=True, exist_ok=True)
     task = task_type(cfg, card, torch.device("cpu"), False)
     network = task_type.export_network(model).eval()
-    splits, notes = _data(task_type, cfg, needed=int8)
-    example = torch.zeros(2, card.in_channels, *card.input_size)
+    splits, notes = _data(task_type, cfg, needed=int8) if check or int8 else (None, [])
+    m = task_type.export_size_multiple or 1
+    example = torch.zeros(2, card.in_channels, *(-(-side // m) * m for side in card.input_size))
     made: list[Path] = []
     try:
         onnx_file = target if format == "onnx" and not int8 else target.with_name(f".{target.stem}.fp32.tmp.onnx")
         from foveal.export.onnx import quantize_int8, to_onnx
 
-        made.append(to_onnx(network, example, onnx_file))
+        made.append(to_onnx(network, example, onnx_file, task_type.export_size_multiple))
         if int8:
             batches = task.export_inputs(splits.train, calibration_images, 16)
             quantized = target if format == "onnx" else target.with_name(f".{target.stem}.int8.tmp.onnx")

@@ -32,6 +32,7 @@ class Task:
     default_backbone = ""  # the families' backbone when --backbone is not given
     exports = False  # whether `foveal export` takes its models (export_network, export_inputs, export_gates)
     predictor: Any = None  # its predictor class: from_checkpoint(path, device=...), then predict(files)
+    export_size_multiple: int | None = None  # an exported file's height and width: any multiple of this (None: the card's)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
         self.cfg, self.card, self.device = cfg, card, device

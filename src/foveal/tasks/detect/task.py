@@ -49,6 +49,7 @@ class DetectTask(Task):
     predict = staticmethod(detect_sources)
     exports = True
     predictor = DetectPredictor
+    export_size_multiple = 32  # torchvision's detector transform pads each batch to multiples of 32
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
         super().__init__(cfg, card, device, channels_last)
