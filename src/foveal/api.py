@@ -143,9 +143,10 @@ class Model:
         (classifiers), fit a temperature to the logits of that split and save it in the checkpoint: from then on
         val and predict divide the logits by it. The figures on the split it was fitted on are optimistic."""
         from foveal.infer.evaluate import evaluate_checkpoints
+        from foveal.runtime import is_exported
 
         self._need_checkpoint("val")
-        if calibrate and Path(self.checkpoint).suffix in (".onnx", ".xml"):
+        if calibrate and is_exported(self.checkpoint):
             raise FovealError(f"--calibrate saves a temperature in a checkpoint; calibrate the .pt that {self.checkpoint} "
                               "was exported from, then export it again")
         default_logging()

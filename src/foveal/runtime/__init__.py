@@ -89,6 +89,10 @@ class ExportedModule(nn.Module):
         self.input_shape: list = []  # (N, C, H, W), None or a name where the dimension is free
         self.n_outputs = 1
 
+    def one_input(self, n: int) -> None:
+        if n != 1:
+            raise FovealError(f"{self.path} takes {n} inputs; a foveal model takes one image batch")
+
     def check(self, card: ModelCard) -> None:
         want = [card.in_channels, *card.input_size]
         have = self.input_shape[1:]
@@ -127,8 +131,7 @@ class OnnxModule(ExportedModule):
         except Exception as err:  # a truncated or foreign file: onnxruntime's own exception types
             raise FovealError(f"cannot load {path} in onnxruntime: {_first_line(err)}") from None
         inputs = self.session.get_inputs()
-        if len(inputs) != 1:
-            raise FovealError(f"{path} takes {len(inputs)} inputs; a foveal model takes one image batch")
+        self.one_input(len(inputs))
         self.input_name = inputs[0].name
         self.input_shape = list(inputs[0].shape)
         self.n_outputs = len(self.session.get_outputs())
@@ -154,8 +157,7 @@ class OpenVinoModule(ExportedModule):
             self.compiled = core.compile_model(model, "CPU", config)
         except Exception as err:  # a truncated .xml, a missing .bin
             raise FovealError(f"cannot load {path} in OpenVINO: {_first_line(err)}") from None
-        if len(self.compiled.inputs) != 1:
-            raise FovealError(f"{path} takes {len(self.compiled.inputs)} inputs; a foveal model takes one image batch")
+        self.one_input(len(self.compiled.inputs))
         shape = self.compiled.inputs[0].get_partial_shape()
         self.input_shape = [d.get_length() if d.is_static else None for d in shape]
         self.n_outputs = len(self.compiled.outputs)

@@ -149,13 +149,11 @@ def set_trainable(cfg: TrainConfig, model: nn.Module, epoch: int) -> None:
 
 @torch.inference_mode()
 def extract_features(model: nn.Module, loader, normalize) -> torch.Tensor:
-    """The backbone's output (the head's input) for every image of a loader, in eval mode, fp32 and without
-    autograd (the backbone's weights may still require gradients; the features train the head, so no inference
-    mode)."""
+    """The backbone's output (the head's input) for every image of a loader, in eval mode and fp32."""
     was_training = model.training
     model.eval()
     try:
-        with without_head(model) as backbone, torch.no_grad():
+        with without_head(model) as backbone:
             return torch.cat([backbone(normalize(x)).float().cpu() for x, _ in loader])
     finally:
         model.train(was_training)
