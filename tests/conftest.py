@@ -107,27 +107,37 @@ def tiny_shapes(monkeypatch):
     monkeypatch.setattr(segmentation, "shapes_semantic", functools.partial(segmentation.shapes_semantic, **TINY_SHAPES))
 
 
-@pytest.fixture(scope="session")
-def tiny_runs(tmp_path_factory):
-    """Two-epoch runs of a detector (fcos) and a segmenter (unet) on a few `shapes` scenes, a few seconds each:
-    {"detect": its run folder, "segment": its run folder}."""
+def train_tiny(project: Path, models: tuple[tuple[str, str], ...]) -> dict[str, Path]:
+    """Two-epoch runs of (model, task) pairs on a few `shapes` scenes, a few seconds each: {model: its run folder}."""
     import functools
 
     import foveal
     import foveal.data.detection.dataset as detection
     import foveal.data.segmentation.dataset as segmentation
 
-    project = tmp_path_factory.mktemp("tiny")
     runs = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(detection, "shapes_detection", functools.partial(detection.shapes_detection, **TINY_SHAPES))
         mp.setattr(segmentation, "shapes_semantic", functools.partial(segmentation.shapes_semantic, **TINY_SHAPES))
-        for task, model in (("detect", "fcos"), ("segment", "unet")):
+        for model, task in models:
             m = foveal.Model(model, task=task)
             m.train(data="shapes", epochs=2, batch_size=4, pretrained=True, seed=0, project=str(project), name=model,
                     progress=False)
-            runs[task] = m.run_dir
+            runs[model] = m.run_dir
     return runs
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """A detector (fcos) and a segmenter (unet) of `train_tiny`: {"detect": its run folder, "segment": its run folder}."""
+    runs = train_tiny(tmp_path_factory.mktemp("tiny"), (("fcos", "detect"), ("unet", "segment")))
+    return {"detect": runs["fcos"], "segment": runs["unet"]}
+
+
+@pytest.fixture(scope="session")
+def tiny_two_stage_runs(tmp_path_factory):
+    """Faster R-CNN and Mask R-CNN of `train_tiny`: {"fasterrcnn": its run folder, "maskrcnn": its run folder}."""
+    return train_tiny(tmp_path_factory.mktemp("tiny_two_stage"), (("fasterrcnn", "detect"), ("maskrcnn", "segment")))
 
 
 @pytest.fixture

@@ -253,3 +253,37 @@ def test_benchmark_measures_every_format_and_writes_its_table(digits_run, tmp_pa
     assert "onnx fp32:" in out and "as fast as eager at batch 1" in out
     assert main(["benchmark", "--model", str(run / "best.pt"), "--runs", "3"]) != 0
     assert "--runs is the batch-1 timings per format, 10 or more; got 3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["fasterrcnn", "maskrcnn"])
+def test_a_two_stage_detector_exports_whole_and_predicts_the_same_objects(tiny_two_stage_runs, tiny_shapes, tmp_path, name):
+    """Faster R-CNN and Mask R-CNN export whole (NMS inside, one image per call) to ONNX and OpenVINO, pass their
+    gates, and predict the checkpoint's boxes (and masks) on scenes of other sizes, including ones with no object
+    found: OpenVINO's answer to an NMS of no boxes is kept from inventing one (models/split.never_empty_nms)."""
+    import onnx
+
+    from foveal.data.detection.dataset import shapes_detection
+
+    run = shutil.copytree(tiny_two_stage_runs[name], tmp_path / name)
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for i, im in enumerate(shapes_detection().val.images):
+        Image.fromarray(im.permute(1, 2, 0).numpy()).resize((96 + 12 * i, 96)).save(scenes / f"{i}.png")
+    Image.new("RGB", (80, 64), (128, 128, 128)).save(scenes / "blank.png")
+    want = foveal.Model(run / "best.pt").predict(scenes, conf=0.01)
+    assert sum(len(d) for d in want) > 0 and any(len(d) == 0 for d in want)
+    for fmt in ("onnx", "openvino"):
+        result = export_checkpoint(run / "best.pt", task_of, format=fmt)
+        assert all(g.passed for g in result.gates)
+        assert sum(g.name.startswith(("mAP@.5", "mask mAP@.5")) for g in result.gates) == (2 if name == "maskrcnn" else 1)
+        got = foveal.Model(result.path).predict(scenes, conf=0.01)
+        for w, g in zip(want, got):
+            assert len(w) == len(g) and (w.class_id == g.class_id).all()
+            np.testing.assert_allclose(g.xyxy, w.xyxy, atol=1e-2)
+            np.testing.assert_allclose(g.confidence, w.confidence, atol=1e-4)
+            if name == "maskrcnn":
+                assert g.mask.shape == w.mask.shape and (g.mask != w.mask).sum() <= 1e-3 * g.mask.size
+    graph = onnx.load(str(run / "best.onnx")).graph
+    inside = {m.op_type for n in graph.node for a in n.attribute for m in a.g.node}  # the branches of its If nodes
+    assert "NonMaxSuppression" in inside and "RoiAlign" in {n.op_type for n in graph.node}
+    assert [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim[:2]] == [1, 3]

@@ -70,8 +70,8 @@ def export_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], Any
     model, card, ckpt = load_model(source)
     task_type = task_of(card)
     if not getattr(task_type, "exports", False):
-        raise FovealError(f"exporting {task_type.name} models is not supported yet; classifiers, semantic segmenters "
-                          "and single-stage detectors (fcos, retinanet) export")
+        raise FovealError(f"exporting {task_type.name} models is not supported yet; classifiers, segmenters "
+                          "and detectors export")
     cfg = TrainConfig.from_dict(ckpt["config"])
     if data is not None:
         cfg = cfg.replace(data=str(data), data_root=None)
@@ -84,7 +84,11 @@ def export_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], Any
     network = task_type.export_network(model).eval()
     splits, notes = _data(task_type, cfg, needed=int8) if check or int8 else (None, [])
     m = task_type.export_size_multiple or 1
-    example = torch.zeros(2, card.in_channels, *(-(-side // m) * m for side in card.input_size))
+    size = [-(-side // m) * m for side in card.input_size]
+    # a network of one image per call is traced (the TorchScript exporter): its example must take the paths real
+    # images take, so it is noise, not zeros
+    example = (torch.rand(1, card.in_channels, *size, generator=torch.Generator().manual_seed(0))
+               if getattr(network, "one_image", False) else torch.zeros(2, card.in_channels, *size))
     made: list[Path] = []
     try:
         onnx_file = target if format == "onnx" and not int8 else target.with_name(f".{target.stem}.fp32.tmp.onnx")

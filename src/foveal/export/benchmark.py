@@ -127,7 +127,8 @@ def benchmark_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], 
         load_s = time.perf_counter() - start
         module.eval()
         latencies = _latencies(network, x[:1], runs)
-        best = max(((_throughput(network, x[:b]), b) for b in BATCHES), key=lambda t: t[0])
+        sizes = (1,) if getattr(network, "one_image", False) else BATCHES  # a two-stage detector: one image a call
+        best = max(((_throughput(network, x[:b]), b) for b in sizes), key=lambda t: t[0])
         e2e = _end_to_end(task_type, path, (getattr(val, "paths", None) or [])[:files])
         out = task.evaluate(module, task.val_loader(val))
         rows.append(Row(fmt, precision, size / 1e6, load_s, statistics.median(latencies),

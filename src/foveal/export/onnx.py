@@ -19,17 +19,21 @@ from foveal.fileio import replace_atomic
 log = logging.getLogger("foveal")
 
 OPSET = 18
+LEGACY_OPSET = 17  # the TorchScript-based exporter's (torchvision's detectors are tested with it up to 17)
 INT8_OPS = ["Conv", "Gemm", "MatMul"]  # the layers quantised (less float_convs); the rest stays float
 
 
 def to_onnx(network: nn.Module, example: torch.Tensor, path: Path, size_multiple: int | None = None) -> Path:
     """Export `network` (eval mode) called on a batch shaped like `example`, any batch size, and with
-    `size_multiple`, any height and width that are multiples of it; written atomically."""
+    `size_multiple`, any height and width that are multiples of it; written atomically. A network marked
+    `legacy_export` (one image per call, any height and width) goes through the TorchScript-based exporter."""
     try:
         import onnxscript  # noqa: F401  (the dynamo exporter needs it)
     except ImportError:
         raise FovealError("ONNX export needs onnx and onnxscript: pip install onnx onnxscript") from None
     network = network.eval()
+    if getattr(network, "legacy_export", False):
+        return _legacy(network, example, path)
     dims = {0: torch.export.Dim("batch", min=1, max=1024)}
     if size_multiple:
         dims[2] = size_multiple * torch.export.Dim("h", min=1, max=8192 // size_multiple)
@@ -47,13 +51,37 @@ def to_onnx(network: nn.Module, example: torch.Tensor, path: Path, size_multiple
     return replace_atomic(tmp, path)
 
 
+def _legacy(network: nn.Module, example: torch.Tensor, path: Path) -> Path:
+    """The TorchScript-based exporter, for the models torchvision exports through it (two-stage detectors): the
+    batch of one, its height and width free."""
+    tmp = path.with_name(f".{path.name}.export.tmp")
+    try:
+        with _quiet(), torch.no_grad():
+            torch.onnx.export(network, (example[:1],), str(tmp), dynamo=False, opset_version=LEGACY_OPSET,
+                              input_names=["images"], dynamic_axes={"images": {2: "h", 3: "w"}})
+    except Exception as err:
+        tmp.unlink(missing_ok=True)
+        text = " ".join(str(err).split())[:300]
+        raise FovealError(f"torch.onnx.export could not export {type(network).__name__}: {text}") from None
+    return replace_atomic(tmp, path)
+
+
 def quantize_int8(source: Path, path: Path, batches: Iterable[torch.Tensor]) -> Path:
     """Static int8 (QDQ, weights per channel, activations uint8) of the ONNX file `source`, the activations'
     ranges calibrated on `batches` (normalised inputs of real images) at their 99.99th percentile; Conv, Gemm and
-    MatMul only, less those `float_convs` names."""
+    MatMul only, less those `float_convs` names. A file of one image per call (a two-stage detector, whose
+    activations differ in shape from image to image, as many as its proposals) is calibrated on its activations'
+    minimum and maximum: ONNX Runtime's percentile calibration stacks them, and needs one shape."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    import onnx
+
+    first = onnx.load(str(source), load_external_data=False).graph.input[0].type.tensor_type.shape.dim[0]
+    one_image = first.HasField("dim_value") and first.dim_value == 1
+    if one_image:  # a file of one image per call (a two-stage detector): the batches split
+        batches = (x[i:i + 1] for x in batches for i in range(len(x)))
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -71,7 +99,8 @@ def quantize_int8(source: Path, path: Path, batches: Iterable[torch.Tensor]) -> 
             quantize_static(str(prepared), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             op_types_to_quantize=INT8_OPS, nodes_to_exclude=float_convs(prepared),
-                            calibrate_method=CalibrationMethod.Percentile, extra_options={"CalibPercentile": 99.99})
+                            calibrate_method=CalibrationMethod.MinMax if one_image else CalibrationMethod.Percentile,
+                            extra_options={"CalibPercentile": 99.99})
     except FovealError:
         raise
     except Exception as err:

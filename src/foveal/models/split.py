@@ -1,10 +1,16 @@
-"""A single-stage torchvision detector (FCOS, RetinaNet: foveal's `fcos` and `retinanet` families and torchvision's
-own) split where an exported file ends: the network, from the padded normalised batch to the raw outputs of its
-head and its anchors (`RawDetector`, what `foveal export` writes), and the rest, the detector's own input transform,
-box decoding and NMS (`SplitDetector`, the same code whether the network is eager or an exported file).
+"""Where an exported detector's file ends.
 
-torchvision's `batched_nms` does not export with the dynamo exporter, and box decoding needs no export: so the
-graph stops at per-level tensors, which the detector's `postprocess_detections` reads as its own forward would.
+A single-stage torchvision detector (FCOS, RetinaNet: foveal's `fcos` and `retinanet` families and torchvision's
+own) is split: the network, from the padded normalised batch to the raw outputs of its head and its anchors
+(`RawDetector`, what `foveal export` writes), and the rest, the detector's own input transform, box decoding and NMS
+(`SplitDetector`, the same code whether the network is eager or an exported file). torchvision's `batched_nms` does
+not export with the dynamo exporter, and box decoding needs no export: so the graph stops at per-level tensors,
+which the detector's `postprocess_detections` reads as its own forward would.
+
+A two-stage detector (Faster R-CNN, Mask R-CNN) has its proposals' NMS between its two networks, so it is exported
+whole, one image per call, through torch's TorchScript-based ONNX exporter, which torchvision supports for these
+models (`WholeDetector`); its file bakes in the evaluation's score floor and NMS overlap, and `WholeRunner` applies
+a prediction's own thresholds to what it returns.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from foveal.errors import FovealError
+from foveal.models.detection import EVAL_CONF, NMS_IOU
 
 HEAD_KEYS = {"FCOS": ("bbox_ctrness", "bbox_regression", "cls_logits"), "RetinaNet": ("bbox_regression", "cls_logits")}
 
@@ -72,6 +79,79 @@ class SplitDetector(nn.Module):
         anchors = [a.float() for a in outs[len(self.keys) * n:]]
         detections = self.template.postprocess_detections(head, [anchors] * len(images), batch.image_sizes)
         return self.template.transform.postprocess(detections, batch.image_sizes, original)
+
+
+OUTPUT_KEYS = ("boxes", "labels", "scores", "masks")  # a torchvision detector's output per image, in its order
+
+
+class WholeDetector(nn.Module):
+    """A two-stage detector whole, as its file holds it: one float [0, 1] image (1, 3, H, W) of any size (resized,
+    normalised and post-processed inside) to its boxes, labels, scores and, for Mask R-CNN, masks (k, 1, H, W), at
+    COCO evaluation's score floor and the NMS overlap of foveal's prediction and evaluation. It is exported with the
+    TorchScript-based exporter (`legacy_export`)."""
+
+    one_image = True
+    legacy_export = True
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        from foveal.models.detection import set_postprocess
+
+        if not hasattr(model, "roi_heads"):
+            raise FovealError(f"exporting {type(model).__name__} detectors is not supported yet; fcos, retinanet, "
+                              "fasterrcnn and maskrcnn export")
+        self.model = model.eval()
+        set_postprocess(self.model, conf=EVAL_CONF, iou=NMS_IOU)
+        self.keys = OUTPUT_KEYS if self.model.roi_heads.has_mask() else OUTPUT_KEYS[:3]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        import torchvision.ops.boxes as box_ops
+
+        plain, box_ops.batched_nms = box_ops.batched_nms, never_empty_nms
+        try:
+            out = self.model([x[0]])[0]
+        finally:
+            box_ops.batched_nms = plain
+        return tuple(out[k] for k in self.keys)
+
+
+def never_empty_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+    """torchvision's `batched_nms` (by its coordinate trick, the one it exports) with one more box that keeps no other
+    box out and is itself left out: a unit box of class -1, score -1, outside the image. Its NMS is thus never of no
+    boxes, which OpenVINO's CPU plugin answers with a row of garbage where it should answer none."""
+    from torchvision.ops.boxes import _batched_nms_coordinate_trick
+
+    n = boxes.shape[0]
+    boxes = torch.cat([boxes, torch.tensor([[0.0, 0.0, 1.0, 1.0]], dtype=boxes.dtype, device=boxes.device)])
+    scores = torch.cat([scores, scores.new_full((1,), -1.0)])
+    idxs = torch.cat([idxs, idxs.new_full((1,), -1)])
+    keep = _batched_nms_coordinate_trick(boxes, scores, idxs, iou_threshold)
+    return keep[keep < n]
+
+
+class WholeRunner(nn.Module):
+    """A two-stage detector's predictions (a list of {"boxes", "labels", "scores"[, "masks"]} per image, as
+    torchvision's forward gives them) from its exported file (`WholeDetector`), one image per call; the score
+    threshold, NMS overlap and boxes kept per image (`set_postprocess` sets them) apply to what the file returns.
+    The file's NMS ran at NMS_IOU: an overlap below it suppresses more, class by class; one above it cannot undo it."""
+
+    def __init__(self, network: nn.Module, masks: bool) -> None:
+        super().__init__()
+        self.network, self.keys = network, OUTPUT_KEYS if masks else OUTPUT_KEYS[:3]
+        self.score_thresh, self.nms_thresh, self.detections_per_img = EVAL_CONF, NMS_IOU, 100
+
+    def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        from torchvision.ops import batched_nms
+
+        results = []
+        for image in images:
+            out = dict(zip(self.keys, self.network(image[None].float())))
+            keep = torch.nonzero(out["scores"] >= self.score_thresh).flatten()
+            if self.nms_thresh < NMS_IOU:
+                keep = keep[batched_nms(out["boxes"][keep], out["scores"][keep], out["labels"][keep], self.nms_thresh)]
+            keep = keep[:self.detections_per_img]  # NMS and the file keep the most confident first
+            results.append({k: v[keep] for k, v in out.items()})
+        return results
 
 
 def network_batch(template: nn.Module, images: list[torch.Tensor]) -> torch.Tensor:

@@ -89,6 +89,11 @@ class ExportedModule(nn.Module):
         self.input_shape: list = []  # (N, C, H, W), None or a name where the dimension is free
         self.n_outputs = 1
 
+    @property
+    def one_image(self) -> bool:
+        """Whether the file takes one image per call (its batch dimension fixed at 1: a two-stage detector)."""
+        return self.input_shape[:1] == [1]
+
     def one_input(self, n: int) -> None:
         if n != 1:
             raise FovealError(f"{self.path} takes {n} inputs; a foveal model takes one image batch")

@@ -92,12 +92,16 @@ class DetectPredictor(CheckpointPredictor):
 def inference_detector(model: torch.nn.Module, card) -> torch.nn.Module:
     """What detections come from: a single-stage detector split at its raw outputs, so that its eager network and
     an exported file of it share one transform, box decoding and NMS (models/split.py); an exported file's
-    detector is built from the card for them; other detectors (two-stage) run whole."""
-    from foveal.models.split import RawDetector, SplitDetector, splits
+    detector is built from the card for them; a two-stage detector runs whole, its exported file through
+    WholeRunner."""
+    from foveal.models.split import RawDetector, SplitDetector, WholeRunner, splits
     from foveal.runtime import ExportedModule
 
     if isinstance(model, ExportedModule):
-        return SplitDetector(model, card.build())
+        template = card.build()
+        if splits(template):
+            return SplitDetector(model, template)
+        return WholeRunner(model, masks=model.n_outputs == 4)
     if splits(model):
         return SplitDetector(RawDetector(model), model)
     return model

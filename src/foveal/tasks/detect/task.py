@@ -147,18 +147,22 @@ class DetectTask(Task):
 
     @staticmethod
     def export_network(model: nn.Module) -> nn.Module:
-        from foveal.models.split import RawDetector
+        """A single-stage detector up to its raw outputs (RawDetector); a two-stage one whole (WholeDetector)."""
+        from foveal.models.split import RawDetector, WholeDetector, splits
 
-        return RawDetector(model)
+        return RawDetector(model) if splits(model) else WholeDetector(model)
 
     def export_inputs(self, split: DetectionSet, limit: int, batch: int):
-        """The detector's own transform of the images (normalised, resized, padded to multiples of 32)."""
-        from foveal.models.split import network_batch
+        """What the exported network takes: for a single-stage detector, its own transform of the images
+        (normalised, resized, padded to multiples of 32); for a two-stage one (which does that inside), the float
+        [0, 1] images, zero-padded at the bottom and right to the batch's largest."""
+        from foveal.models.split import network_batch, splits
 
         template = self.card.build().eval()
         images = split.images[:limit]
         for i in range(0, len(images), batch):
-            yield network_batch(template, [im.float().div(255) for im in images[i:i + batch]])
+            chunk = [im.float().div(255) for im in images[i:i + batch]]
+            yield network_batch(template, chunk) if splits(template) else padded(chunk)
 
     def export_gates(self, want: DetectOutput, got: DetectOutput, int8: bool) -> list[Gate]:
         """mAP@.5 within 0.01 of eager's (int8: 0.03); eager's boxes of confidence 0.25 or more that the exported
@@ -172,6 +176,15 @@ class DetectTask(Task):
         from foveal.tasks.detect.report import write_detection_report
 
         write_detection_report(run_dir, data, out, history)
+
+
+def padded(images: list[torch.Tensor]) -> torch.Tensor:
+    """(C, H, W) images of different sizes as one (N, C, H, W) batch, zero-padded at the bottom and right."""
+    h, w = max(im.shape[-2] for im in images), max(im.shape[-1] for im in images)
+    out = images[0].new_zeros(len(images), images[0].shape[0], h, w)
+    for o, im in zip(out, images):
+        o[:, :im.shape[-2], :im.shape[-1]] = im
+    return out
 
 
 def matched_share(want: list[Detections], got: list[Detections], conf: float = 0.25, iou: float = 0.9) -> float:

@@ -14,6 +14,7 @@ import torch.nn as nn
 from foveal.config import TrainConfig
 from foveal.data.detection.dataset import DetectionSet, DetectionSplits
 from foveal.data.detection.loader import DetectionLoader
+from foveal.export.gates import Gate
 from foveal.models.instance import INSTANCE_FAMILIES, is_instance_model
 from foveal.tasks.detect.task import DetectOutput, DetectTask
 from foveal.tasks.instance.defaults import DEFAULT_MODEL, DEFAULTS
@@ -52,7 +53,6 @@ def decode(rles: list[dict], size: tuple[int, int]) -> np.ndarray:
 
 class InstanceTask(DetectTask):
     name, card_task = "instance", "segment"
-    exports = False  # Mask R-CNN is two-stage: its proposals' NMS sits inside the network
     predictor = InstancePredictor
     fitness_key = "mask_map"
     families = INSTANCE_FAMILIES
@@ -85,6 +85,12 @@ class InstanceTask(DetectTask):
         pred_rles, truth_rles = [p for p, _ in pairs], [t for _, t in pairs]
         metrics, pr50 = instance_metrics(preds, truths, pred_rles, truth_rles)
         return InstanceOutput(metrics, preds, truths, pr50, pred_rles, truth_rles)
+
+    def export_gates(self, want: InstanceOutput, got: InstanceOutput, int8: bool) -> list[Gate]:
+        """The detector's gates on the boxes, and the masks' mAP@.5 within the boxes' tolerance."""
+        return [*super().export_gates(want, got, int8),
+                Gate(f"mask mAP@.5 {got.metrics['mask_map50']:.4f} against eager's {want.metrics['mask_map50']:.4f}: "
+                     "apart", abs(got.metrics["mask_map50"] - want.metrics["mask_map50"]), 0.03 if int8 else 0.01)]
 
     def write_report(self, run_dir: Path, data: DetectionSet, out: InstanceOutput, history: list[dict]) -> None:
         """The detection report (boxes' PR curve, confusion matrix, per-class box AP), per-class mask AP, and the
