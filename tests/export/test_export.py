@@ -89,11 +89,16 @@ def test_predict_and_val_on_the_exported_file_equal_the_checkpoint(digits_run, d
 
 
 def test_int8_is_static_qdq_and_its_accuracy_gate_holds_or_refuses(digits_run, digit_files, tmp_path):
-    """int8 files hold quantise/dequantise pairs; each export either keeps its accuracy within a point of eager's or
-    is refused in one line by that gate (a two-epoch lenet sits near the limit)."""
+    """int8 files hold quantise/dequantise pairs (ONNX Runtime's QDQ; NNCF's FakeQuantize in an OpenVINO IR); each
+    export either keeps its accuracy within a point of eager's or is refused in one line by that gate (a two-epoch
+    lenet sits near the limit)."""
     import onnx
+    import openvino as ov
 
     run = copy_run(digits_run, tmp_path)
+    ir = export_checkpoint(run / "best.pt", task_of, format="openvino", int8=True, check=False)
+    assert "FakeQuantize" in {op.get_type_name() for op in ov.Core().read_model(str(ir.path)).get_ops()}
+    assert json.loads(ir.card_file.read_text())["export"]["quantiser"] == "nncf"
     unchecked = export_checkpoint(run / "best.pt", task_of, int8=True, check=False)
     ops = {n.op_type for n in onnx.load(str(unchecked.path)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # static QDQ, not a float graph

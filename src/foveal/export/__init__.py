@@ -95,17 +95,16 @@ def export_checkpoint(checkpoint: str | Path, task_of: Callable[[ModelCard], Any
         from foveal.export.onnx import quantize_int8, to_onnx
 
         made.append(to_onnx(network, example, onnx_file, task_type.export_size_multiple))
-        if int8:
-            batches = task.export_inputs(splits.train, calibration_images, 16)
-            quantized = target if format == "onnx" else target.with_name(f".{target.stem}.int8.tmp.onnx")
-            made.append(quantize_int8(onnx_file, quantized, batches))
-            onnx_file = quantized
+        if int8 and format == "onnx":
+            made.append(quantize_int8(onnx_file, target, task.export_inputs(splits.train, calibration_images, 16)))
         if format == "openvino":
             from foveal.export.openvino import to_openvino
 
-            made += [to_openvino(onnx_file, target), target.with_suffix(".bin")]
+            batches = task.export_inputs(splits.train, calibration_images, 16) if int8 else None
+            made += [to_openvino(onnx_file, target, batches), target.with_suffix(".bin")]
         info = {"format": format, "precision": "int8" if int8 else "fp32", "source": str(source),
-                "torch": torch.__version__, "opset": _opset(), "calibration_images": calibration_images if int8 else None}
+                "torch": torch.__version__, "opset": _opset(), "calibration_images": calibration_images if int8 else None,
+                "quantiser": (("nncf" if format == "openvino" else "onnxruntime") if int8 else None)}
         card_file = write_card_file(target, card, ckpt["config"], info)
         made.append(card_file)
         result = Exported(target, card_file, format, int8, notes=notes)

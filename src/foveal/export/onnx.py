@@ -40,7 +40,7 @@ def to_onnx(network: nn.Module, example: torch.Tensor, path: Path, size_multiple
         dims[3] = size_multiple * torch.export.Dim("w", min=1, max=8192 // size_multiple)
     tmp = path.with_name(f".{path.name}.export.tmp")
     try:
-        with _quiet():
+        with quiet():
             program = torch.onnx.export(network, (example,), dynamo=True, dynamic_shapes=(dims,),
                                         opset_version=OPSET, input_names=["images"], verbose=False)
             program.save(str(tmp))
@@ -56,7 +56,7 @@ def _legacy(network: nn.Module, example: torch.Tensor, path: Path) -> Path:
     batch of one, its height and width free."""
     tmp = path.with_name(f".{path.name}.export.tmp")
     try:
-        with _quiet(), torch.no_grad():
+        with quiet(), torch.no_grad():
             torch.onnx.export(network, (example[:1],), str(tmp), dynamo=False, opset_version=LEGACY_OPSET,
                               input_names=["images"], dynamic_axes={"images": {2: "h", 3: "w"}})
     except Exception as err:
@@ -94,7 +94,7 @@ def quantize_int8(source: Path, path: Path, batches: Iterable[torch.Tensor]) -> 
     prepared = path.with_name(f".{path.name}.prep.tmp")
     tmp = path.with_name(f".{path.name}.quant.tmp")
     try:
-        with _quiet():
+        with quiet():
             quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
             quantize_static(str(prepared), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
@@ -126,7 +126,7 @@ def float_convs(path: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet():
     """The exporter's and the quantiser's progress prints and warnings go to the debug log, not the user's screen."""
     out = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
