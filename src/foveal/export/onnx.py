@@ -69,23 +69,27 @@ def _legacy(network: nn.Module, example: torch.Tensor, path: Path) -> Path:
 def quantize_int8(source: Path, path: Path, batches: Iterable[torch.Tensor]) -> Path:
     """Static int8 (QDQ, weights per channel, activations uint8) of the ONNX file `source`, the activations'
     ranges calibrated on `batches` (normalised inputs of real images) at their 99.99th percentile; Conv, Gemm and
-    MatMul only, less those `float_convs` names. A file of one image per call (a two-stage detector, whose
-    activations differ in shape from image to image, as many as its proposals) is calibrated on its activations'
-    minimum and maximum: ONNX Runtime's percentile calibration stacks them, and needs one shape."""
+    MatMul only, less those `float_convs` names. The activations' histograms grow one image at a time: ONNX
+    Runtime's percentile calibration would otherwise hold every activation of every image at once (a U-Net at 480 px
+    on 256 images needed more than 24 GB; 16 at a time, 12 GB), and stack them, which fails where their shapes
+    differ from image to image (a two-stage detector's, as many as its proposals)."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    import onnx
-
-    first = onnx.load(str(source), load_external_data=False).graph.input[0].type.tensor_type.shape.dim[0]
-    one_image = first.HasField("dim_value") and first.dim_value == 1
-    if one_image:  # a file of one image per call (a two-stage detector): the batches split
-        batches = (x[i:i + 1] for x in batches for i in range(len(x)))
+    items = [x[i:i + 1] for x in batches for i in range(len(x))]  # one image per collection
 
     class Reader(CalibrationDataReader):
+        """The calibration batches, within the range ONNX Runtime sets for each of its collections."""
+
         def __init__(self) -> None:
-            self.it = iter(batches)
+            self.set_range(0, len(items))
+
+        def __len__(self) -> int:
+            return len(items)
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self.it = iter(items[start_index:end_index])
 
         def get_next(self):
             x = next(self.it, None)
@@ -99,8 +103,8 @@ def quantize_int8(source: Path, path: Path, batches: Iterable[torch.Tensor]) -> 
             quantize_static(str(prepared), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             op_types_to_quantize=INT8_OPS, nodes_to_exclude=float_convs(prepared),
-                            calibrate_method=CalibrationMethod.MinMax if one_image else CalibrationMethod.Percentile,
-                            extra_options={"CalibPercentile": 99.99})
+                            calibrate_method=CalibrationMethod.Percentile,
+                            extra_options={"CalibPercentile": 99.99, "CalibStridedMinMax": 1})  # (any method)
     except FovealError:
         raise
     except Exception as err:
