@@ -12,8 +12,6 @@ import torch
 from foveal.errors import FovealError
 from foveal.fileio import replace_atomic
 
-log = logging.getLogger("foveal")
-
 
 def to_openvino(onnx_file: Path, path: Path, calibration: Iterable[torch.Tensor] | None = None) -> Path:
     """Convert `onnx_file` to `path` (.xml) and its .bin beside, each renamed into place when complete; with

@@ -146,7 +146,7 @@ class WholeRunner(nn.Module):
         results = []
         for image in images:
             out = dict(zip(self.keys, self.network(image[None].float())))
-            keep = torch.nonzero(out["scores"] >= self.score_thresh).flatten()
+            keep = torch.nonzero(out["scores"] > self.score_thresh).flatten()  # torchvision's test: above
             if self.nms_thresh < NMS_IOU:
                 keep = keep[batched_nms(out["boxes"][keep], out["scores"][keep], out["labels"][keep], self.nms_thresh)]
             keep = keep[:self.detections_per_img]  # NMS and the file keep the most confident first
