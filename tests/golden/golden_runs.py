@@ -1,8 +1,9 @@
 """Seeded short runs of every task, their `val` and `predict --format json`: what a restructuring must not change.
 
 Run as a script (python tests/golden/golden_runs.py OUT.json); test_golden.py runs it in a fresh process pinned to
-AVX2 kernels, fp32 and one thread, so the figures are the same on every x86 machine this project runs on, and
-compares them with golden.json. `python tests/golden/test_golden.py --record` rewrites golden.json (only after a change meant to move them).
+AVX2 kernels, fp32 and one thread, and compares the figures with those recorded for the CPU's vendor
+(golden_<vendor>.json). `python tests/golden/test_golden.py --record` rewrites that vendor's file (only after a change
+meant to move them).
 """
 
 from __future__ import annotations
