@@ -51,7 +51,7 @@ def tensor_gates(eager, exported, batches: dict[str, torch.Tensor], int8: bool) 
     gates = []
     with torch.inference_mode():
         for name, x in batches.items():
-            calls = [x[i:i + 1] for i in range(len(x))] if getattr(eager, "one_image", False) else [x]
+            calls = list(x.split(1)) if getattr(eager, "one_image", False) else [x]
             worst = max(_worst(_tensors(eager(c)), _tensors(exported(c))) for c in calls)
             gates.append(Gate(f"outputs at {name}: max |exported - eager| / ({FP32_ATOL:g} + {FP32_RTOL:g} |eager|)",
                               worst, None if int8 else 1.0))

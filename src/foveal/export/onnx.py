@@ -77,7 +77,7 @@ def quantize_int8(source: Path, path: Path, batches: Iterable[torch.Tensor]) -> 
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    items = [x[i:i + 1] for x in batches for i in range(len(x))]  # one image per collection
+    items = [image for x in batches for image in x.split(1)]  # one image per collection
 
     class Reader(CalibrationDataReader):
         """The calibration batches, within the range ONNX Runtime sets for each of its collections."""

@@ -48,7 +48,7 @@ def quantize_nncf(model, calibration: Iterable[torch.Tensor]):
     nncf.set_log_level(logging.ERROR)  # its progress lines are not the user's
     shape = model.inputs[0].get_partial_shape()
     one_image = shape[0].is_static and shape[0].get_length() == 1
-    samples = [x[i:i + 1] if one_image else x for x in calibration for i in range(len(x) if one_image else 1)]
+    samples = [image for x in calibration for image in x.split(1)] if one_image else list(calibration)
     arrays = [s.detach().float().cpu().numpy() for s in samples]
     try:
         from foveal.export.onnx import quiet
