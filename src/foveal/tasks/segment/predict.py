@@ -49,10 +49,18 @@ def class_maps(model: nn.Module, card: ModelCard, images: Sequence[torch.Tensor]
         with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
             out = logits(model, x).float()
         for im, o in zip(chunk, out):
-            maps.append(F.interpolate(o[None], size=tuple(im.shape[-2:]), mode="bilinear",
-                                      align_corners=False)[0].argmax(0).cpu())
+            maps.append(arg_max_at(o, tuple(im.shape[-2:])).cpu())
     model.train(was_training)
     return maps
+
+
+def arg_max_at(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The (H, W) class map of one image's (C, h, w) logits at `size`: resized (bilinear), then the first largest
+    class of each pixel. `max(0).indices` is argmax's answer (the first maximum, documented for both) at about a
+    third of its time over many classes on a CPU."""
+    if tuple(logits.shape[-2:]) != size:
+        logits = F.interpolate(logits[None], size=size, mode="bilinear", align_corners=False)[0]
+    return logits.max(0).indices
 
 
 class SegmentPredictor(CheckpointPredictor):
