@@ -32,6 +32,9 @@ class Task:
     default_backbone = ""  # the families' backbone when --backbone is not given
     exports = False  # whether `foveal export` takes its models (export_network, export_inputs, export_gates)
     predictor: Any = None  # its predictor class: from_checkpoint(path, device=...), then predict(files)
+    # (a loaded predictor, image files, **options) -> (PredictRun, decoded images): `predict`'s work on files, which
+    # `foveal serve` calls with a predictor it keeps loaded; its keyword arguments are the options a request may set
+    predict_loaded: Any = None
     export_size_multiple: int | None = None  # an exported file's height and width: any multiple of this (None: the card's)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:

@@ -114,7 +114,7 @@ def classify_sources(model: str | Path, sources: list[str | Path], *, pretrained
     from foveal.engine.checkpoint import resolve_checkpoint
     from foveal.infer.video import is_video
 
-    if int(top_k) < 1:
+    if int(top_k) < 1:  # before the models load
         raise FovealError(f"top_k is how many labels to show per image, 1 or more; got {top_k}")
     if pretrained:
         if ensemble:
@@ -127,13 +127,22 @@ def classify_sources(model: str | Path, sources: list[str | Path], *, pretrained
     if any(is_video(s) for s in sources):
         raise FovealError(f"{next(s for s in sources if is_video(s))}: video input goes to detectors and segmenters; "
                           f"a classifier takes images (extract frames first)")
-    out = predict_with(predictors, sources, tta=tta)
-    if not out.results:
+    run, images = classify_loaded(predictors, sources, tta=tta, top_k=top_k)
+    if not run.images:
         raise FovealError("no image could be read")
-    run = PredictRun(images=out.results, failed=out.failed, options={"k": top_k}, csv=write_csv)
     if save:
-        run.folder = save_annotated(out, project, name, top_k)
+        run.folder = save_annotated(Predictions(run.images, images), project, name, top_k)
     return run
+
+
+def classify_loaded(predictor: Predictor | list[Predictor], sources: Iterable[str | Path], *, top_k: int = 3,
+                    tta: bool = False) -> tuple[PredictRun, list[torch.Tensor]]:
+    """(the run, the decoded images) of image files by a loaded classifier, or the ensemble of a list of them: what
+    `foveal predict` and `foveal serve` answer. Unreadable files are in the run's `failed`."""
+    if int(top_k) < 1:
+        raise FovealError(f"top_k is how many labels to show per image, 1 or more; got {top_k}")
+    out = predict_with(predictor if isinstance(predictor, list) else [predictor], sources, tta=tta)
+    return PredictRun(images=out.results, failed=out.failed, options={"k": int(top_k)}, csv=write_csv), out.images
 
 
 def write_csv(run: PredictRun, path: Path | None, *, proba: bool = False, header: list[str] | None = None) -> str:

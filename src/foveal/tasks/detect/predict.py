@@ -142,9 +142,9 @@ def detect_sources(checkpoint: Path, sources: list[str | Path], *, conf: float =
     stills, videos = split_videos(sources)
     predictor = DetectPredictor.from_checkpoint(checkpoint, device=device)
     kw = dict(conf=conf, iou=iou, classes=classes, max_det=max_det, agnostic_nms=agnostic_nms)
-    run = PredictRun(folder=output_folder(project, name) if save or crop else None, lines=text_lines, csv=write_csv)
+    run, images = detect_loaded(predictor, stills, keep_pixels=save or crop, **kw)
+    run.folder = output_folder(project, name) if save or crop else None
     if stills:
-        run.images, images, run.failed = predictor.predict(stills, keep_pixels=save or crop, **kw)
         if run.folder is not None and save:
             save_drawn(run.images, images, run.folder)
         if run.folder is not None and crop:
@@ -152,6 +152,19 @@ def detect_sources(checkpoint: Path, sources: list[str | Path], *, conf: float =
     run.add_videos(videos, lambda path: predict_video(predictor, path, run.folder if save else None,
                                                       run.folder if crop else None, margin, **kw))
     return run
+
+
+def detect_loaded(predictor: DetectPredictor, sources: Iterable[str | Path], *, conf: float = DEFAULT_CONF,
+                  iou: float = DEFAULT_IOU, classes: list[str] | None = None, max_det: int | None = None,
+                  agnostic_nms: bool = False, keep_pixels: bool = False) -> tuple[PredictRun, list[torch.Tensor]]:
+    """(the run, the decoded images) of image files by a loaded detector: what `foveal predict` and `foveal serve`
+    answer. Unreadable files are in the run's `failed`; `keep_pixels` as in DetectPredictor.predict."""
+    run, sources = PredictRun(lines=text_lines, csv=write_csv), list(sources)
+    if not sources:
+        return run, []
+    run.images, images, run.failed = predictor.predict(sources, keep_pixels=keep_pixels, conf=conf, iou=iou,
+                                                       classes=classes, max_det=max_det, agnostic_nms=agnostic_nms)
+    return run, images
 
 
 def predict_video(predictor, path: Path, save_dir: Path | None, crop_dir: Path | None, margin: float,

@@ -18,7 +18,7 @@ from foveal.models.detection import DEFAULT_BACKBONE, EVAL_CONF, FAMILIES, NMS_I
 from foveal.tasks.base import Task, build_task_model, checked_val
 from foveal.tasks.detect.defaults import DEFAULT_MODEL, DEFAULTS
 from foveal.export.gates import Gate
-from foveal.tasks.detect.predict import DetectPredictor, detect_sources, inference_detector, to_detections
+from foveal.tasks.detect.predict import DetectPredictor, detect_loaded, detect_sources, inference_detector, to_detections
 from foveal.types import Detections
 
 log = logging.getLogger("foveal")
@@ -47,6 +47,7 @@ class DetectTask(Task):
     default_model = DEFAULT_MODEL
     defaults = DEFAULTS
     predict = staticmethod(detect_sources)
+    predict_loaded = staticmethod(detect_loaded)
     exports = True
     predictor = DetectPredictor
     export_size_multiple = 32  # torchvision's detector transform pads each batch to multiples of 32

@@ -3,6 +3,7 @@ drawn masks and outlines, and RGBA cut-outs of one class."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -59,17 +60,29 @@ def instance_sources(checkpoint: Path, sources: list[str | Path], *, save: bool 
     folder = output_folder(project, name) if save or cutout else None
     stills, videos = split_videos(sources)
     kw = dict(conf=conf, iou=iou, max_det=max_det, agnostic_nms=agnostic_nms)
-    run = PredictRun(folder=folder, options={"pixel_size": pixel_size}, lines=text_lines)
-    if stills:
-        run.images, images, run.failed = predictor.predict(stills, **kw)
-        for i, (det, img) in enumerate(zip(run.images, images)):
-            stem = Path(det.source).stem if det.source else f"image{i}"
-            if save:
-                draw_detections(img, det).convert("RGB").save(folder / f"{stem}.png")
-            if keep is not None:
-                cut(img, det.class_union(keep)).save(folder / f"{stem}_{det.classes[keep]}.png")
+    run, images = instance_loaded(predictor, stills, pixel_size=pixel_size, **kw)
+    run.folder = folder
+    for i, (det, img) in enumerate(zip(run.images, images)):
+        stem = Path(det.source).stem if det.source else f"image{i}"
+        if save:
+            draw_detections(img, det).convert("RGB").save(folder / f"{stem}.png")
+        if keep is not None:
+            cut(img, det.class_union(keep)).save(folder / f"{stem}_{det.classes[keep]}.png")
     run.add_videos(videos, lambda path: run_video(
         path, lambda frames: predictor.detect_frames(frames, source=str(path), **kw), save_dir=folder if save else None,
         draw=lambda frame, det: np.asarray(draw_detections(frame, det).convert("RGB"))))
     return run
 
+
+def instance_loaded(predictor: InstancePredictor, sources: Iterable[str | Path], *, pixel_size: float | None = None,
+                    conf: float = DEFAULT_CONF, iou: float = DEFAULT_IOU, max_det: int | None = None,
+                    agnostic_nms: bool = False) -> tuple[PredictRun, list[torch.Tensor]]:
+    """(the run, the decoded images) of image files by a loaded instance segmenter: what `foveal predict` and
+    `foveal serve` answer. Unreadable files are in the run's `failed`."""
+    check_pixel_size(pixel_size)
+    run, sources = PredictRun(options={"pixel_size": pixel_size}, lines=text_lines), list(sources)
+    if not sources:
+        return run, []
+    run.images, images, run.failed = predictor.predict(sources, conf=conf, iou=iou, max_det=max_det,
+                                                       agnostic_nms=agnostic_nms)
+    return run, images

@@ -18,7 +18,7 @@ from foveal.export.gates import Gate
 from foveal.models.instance import INSTANCE_FAMILIES, is_instance_model
 from foveal.tasks.detect.task import DetectOutput, DetectTask
 from foveal.tasks.instance.defaults import DEFAULT_MODEL, DEFAULTS
-from foveal.tasks.instance.predict import InstancePredictor, instance_masks, instance_sources
+from foveal.tasks.instance.predict import InstancePredictor, instance_masks, instance_loaded, instance_sources
 from foveal.types import Detections
 
 EVAL_BATCH = 4  # each kept box comes back as a full-image float mask: small batches keep evaluation's memory low
@@ -59,6 +59,7 @@ class InstanceTask(DetectTask):
     default_model = DEFAULT_MODEL
     defaults = DEFAULTS
     predict = staticmethod(instance_sources)
+    predict_loaded = staticmethod(instance_loaded)
 
     @classmethod
     def claims(cls, model: str) -> bool:

@@ -110,13 +110,24 @@ def segment_sources(checkpoint: Path, sources: list[str | Path], *, save: bool =
     predictor = SegmentPredictor.from_checkpoint(checkpoint, device)
     keep = class_id(predictor.card.classes, cutout)
     stills, videos = split_videos(sources)
-    run = PredictRun(folder=output_folder(project, name) if save or cutout else None, options={"pixel_size": pixel_size}, lines=text_lines)
-    if stills:
-        run.images, images, run.failed = predictor.predict(stills)
-        if run.folder is not None:
-            save_outputs(run.images, images, run.folder, save, keep)
+    run, images = segment_loaded(predictor, stills, pixel_size=pixel_size)
+    run.folder = output_folder(project, name) if save or cutout else None
+    if run.folder is not None:
+        save_outputs(run.images, images, run.folder, save, keep)
     run.add_videos(videos, lambda path: segment_video(predictor, path, run.folder if save else None))
     return run
+
+
+def segment_loaded(predictor: SegmentPredictor, sources: Iterable[str | Path], *, pixel_size: float | None = None,
+                   ) -> tuple[PredictRun, list[torch.Tensor]]:
+    """(the run, the decoded images) of image files by a loaded segmenter: what `foveal predict` and `foveal serve`
+    answer. Unreadable files are in the run's `failed`."""
+    check_pixel_size(pixel_size)
+    run, sources = PredictRun(options={"pixel_size": pixel_size}, lines=text_lines), list(sources)
+    if not sources:
+        return run, []
+    run.images, images, run.failed = predictor.predict(sources)
+    return run, images
 
 
 def save_outputs(segs: list[Segmentation], images: list, folder: Path, overlays: bool, keep: int | None) -> None:

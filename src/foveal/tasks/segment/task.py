@@ -21,7 +21,7 @@ from foveal.models.card import ModelCard
 from foveal.models.segmentation import DEFAULT_ENCODER
 from foveal.tasks.base import Task, build_task_model, checked_val
 from foveal.tasks.segment.defaults import DEFAULT_MODEL, DEFAULTS
-from foveal.tasks.segment.predict import SegmentPredictor, segment_sources
+from foveal.tasks.segment.predict import SegmentPredictor, segment_loaded, segment_sources
 from foveal.types import Segmentation
 
 log = logging.getLogger("foveal")
@@ -79,6 +79,7 @@ class SegmentTask(Task):
     default_backbone = DEFAULT_ENCODER
     defaults = DEFAULTS
     predict = staticmethod(segment_sources)
+    predict_loaded = staticmethod(segment_loaded)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
         super().__init__(cfg, card, device, channels_last)
