@@ -183,6 +183,27 @@ def benchmark(
 
 
 @app.command()
+def serve(
+    model: Annotated[list[str], Opt(help="A checkpoint, run folder or exported file (.onnx, OpenVINO .xml) to serve, as path or name=path; repeat for several.")],
+    runs: Annotated[Optional[str], Opt(help="A folder of runs for the page's runs browser (only files under it are served).")] = None,
+    host: Annotated[str, Opt(help="The address to listen on; 0.0.0.0 opens the server to the network.")] = "127.0.0.1",
+    port: Annotated[int, Opt()] = 8000,
+    api_key: Annotated[Optional[str], Opt(help="Ask every request but /healthz for this key in the X-API-Key header.")] = None,
+    max_mb: Annotated[float, Opt(help="The most megabytes of images in one request.")] = 20.0,
+    max_megapixels: Annotated[float, Opt(help="The most megapixels in one image (larger ones are refused from their header).")] = 40.0,
+    queue: Annotated[int, Opt(help="Requests that may wait for the model; one more is answered 429 with Retry-After.")] = 64,
+    batch: Annotated[int, Opt(help="Images of waiting requests run together (1: one request at a time).")] = 16,
+    device: Annotated[str, Opt(help="cpu, cuda or auto.")] = "cpu",
+) -> None:
+    """Serve models over HTTP (an API and a web page) and browse runs: http://127.0.0.1:8000."""
+    from foveal.serve import Limits, serve as run_server
+
+    limits = Limits(max_bytes=int(max_mb * 2**20), max_pixels=int(max_megapixels * 1e6), max_queue=queue, max_batch=batch)
+    typer.echo(f"serving {len(model)} model(s) at http://{host}:{port} (API at /docs; Ctrl+C stops)")
+    run_server(model, runs, host=host, port=port, api_key=api_key, limits=limits, device=device)
+
+
+@app.command()
 def convert(
     source: Annotated[str, typer.Argument(help="A YOLO data.yaml, a COCO .json or a Pascal VOC folder.")],
     to: Annotated[str, Opt(help="yolo, coco or voc.")],
