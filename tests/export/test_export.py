@@ -264,7 +264,9 @@ def test_benchmark_measures_every_format_and_writes_its_table(digits_run, tmp_pa
 def test_a_two_stage_detector_exports_whole_and_predicts_the_same_objects(tiny_two_stage_runs, tiny_shapes, tmp_path, name):
     """Faster R-CNN and Mask R-CNN export whole (NMS inside, one image per call) to ONNX and OpenVINO, pass their
     gates, and predict the checkpoint's boxes (and masks) on scenes of other sizes, including ones with no object
-    found: OpenVINO's answer to an NMS of no boxes is kept from inventing one (models/split.never_empty_nms)."""
+    found: OpenVINO's answer to an NMS of no boxes is kept from inventing one (models/split.never_empty_nms). The
+    untrained tiny Mask R-CNN finds boxes under a pixel wide at the image's edge, whose masks OpenVINO pastes
+    otherwise than torchvision: they are left out of the mask comparison, as in the gates."""
     import onnx
 
     from foveal.data.detection.dataset import shapes_detection
@@ -286,8 +288,10 @@ def test_a_two_stage_detector_exports_whole_and_predicts_the_same_objects(tiny_t
             assert len(w) == len(g) and (w.class_id == g.class_id).all()
             np.testing.assert_allclose(g.xyxy, w.xyxy, atol=1e-2)
             np.testing.assert_allclose(g.confidence, w.confidence, atol=1e-4)
-            if name == "maskrcnn":
-                assert g.mask.shape == w.mask.shape and (g.mask != w.mask).sum() <= 1e-3 * g.mask.size
+            if name == "maskrcnn":  # the masks of boxes a pixel wide and high or more (export.gates.tensor_gates)
+                sized = ((w.xyxy[:, 2:] - w.xyxy[:, :2]) >= 1).all(1)
+                assert g.mask.shape == w.mask.shape
+                assert (g.mask[sized] != w.mask[sized]).sum() <= 1e-3 * max(g.mask[sized].size, 1)
     graph = onnx.load(str(run / "best.onnx")).graph
     inside = {m.op_type for n in graph.node for a in n.attribute for m in a.g.node}  # the branches of its If nodes
     assert "NonMaxSuppression" in inside and "RoiAlign" in {n.op_type for n in graph.node}

@@ -92,6 +92,7 @@ class WholeDetector(nn.Module):
 
     one_image = True
     legacy_export = True
+    detections = True  # the parity gates compare its outputs object by object (export.gates.tensor_gates)
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -103,6 +104,7 @@ class WholeDetector(nn.Module):
         self.model = model.eval()
         set_postprocess(self.model, conf=EVAL_CONF, iou=NMS_IOU)
         self.keys = OUTPUT_KEYS if self.model.roi_heads.has_mask() else OUTPUT_KEYS[:3]
+        self.masks_at = self.keys.index("masks") if "masks" in self.keys else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         import torchvision.ops.boxes as box_ops
