@@ -50,7 +50,8 @@ def test_masks_pass_a_border_pixel_and_noise_about_one_half_and_fail_a_shifted_m
     assert all(g.passed for g in tensor_gates(EAGER, Fixed(BOXES, [1, 2], [0.5, 0.4999], border), ONE, int8=False))
     halves = torch.full((2, 1, 40, 40), 0.5)  # an untrained mask head: noise flips the 0.5 threshold everywhere
     untrained = Fixed(BOXES, [1, 2], [0.5, 0.4999], halves)
-    noisy = Fixed(BOXES, [1, 2], [0.5, 0.4999], halves + 1e-5 * torch.randn(2, 1, 40, 40, generator=torch.Generator().manual_seed(0)))
+    noise = 1e-5 * torch.randn(2, 1, 40, 40, generator=torch.Generator().manual_seed(0))
+    noisy = Fixed(BOXES, [1, 2], [0.5, 0.4999], halves + noise)
     assert all(g.passed for g in tensor_gates(untrained, noisy, ONE, int8=False))
     shifted = Fixed(BOXES, [1, 2], [0.5, 0.4999], masks_of((1, 1, 8, 8), (12, 10, 20, 18)))
     outputs, masks = tensor_gates(EAGER, shifted, ONE, int8=False)

@@ -58,21 +58,26 @@ class ServedModel:
 
 
 def parse_value(key: str, text: str, default: Any) -> Any:
-    """`text` as the type of `default`: bool, int, float or a comma-separated list (None: a float, as conf, pixel_size
-    and max_det take, max_det an int)."""
-    try:
-        if isinstance(default, bool):
-            if text.lower() not in ("true", "false", "1", "0"):
-                raise ValueError
-            return text.lower() in ("true", "1")
-        if isinstance(default, int) or key == "max_det":
-            return int(text)
-        if isinstance(default, float) or default is None and key != "classes":
-            return float(text)
+    """`text` as the type of `default`: bool, int, float or a comma-separated list (None: a float, as conf and
+    pixel_size take, but max_det an int and classes a list)."""
+    if isinstance(default, bool):
+        kind, cast = "true or false", as_bool
+    elif isinstance(default, int) or key == "max_det":
+        kind, cast = "a whole number", int
+    elif isinstance(default, float) or default is None and key != "classes":
+        kind, cast = "a number", float
+    else:
         return [c.strip() for c in text.split(",") if c.strip()]
+    try:
+        return cast(text)
     except ValueError:
-        kind = "true or false" if isinstance(default, bool) else "a whole number" if isinstance(default, int) or key == "max_det" else "a number"
         raise FovealError(f"{key}: expected {kind}; got {text!r}") from None
+
+
+def as_bool(text: str) -> bool:
+    if text.lower() not in ("true", "false", "1", "0"):
+        raise ValueError(text)
+    return text.lower() in ("true", "1")
 
 
 def model_format(path: Path) -> str:
@@ -80,7 +85,8 @@ def model_format(path: Path) -> str:
 
 
 def default_name(path: Path) -> str:
-    """runs/pets/best.pt -> pets; runs/pets/best_int8.onnx -> pets_int8; det.onnx -> det; runs/pets (a run folder) -> pets."""
+    """runs/pets/best.pt -> pets; runs/pets/best_int8.onnx -> pets_int8; det.onnx -> det; runs/pets (a run folder)
+    -> pets."""
     stem = path.stem
     if path.is_dir():
         return path.name
