@@ -114,8 +114,7 @@ def classify_sources(model: str | Path, sources: list[str | Path], *, pretrained
     from foveal.engine.checkpoint import resolve_checkpoint
     from foveal.infer.video import is_video
 
-    if int(top_k) < 1:  # before the models load
-        raise FovealError(f"top_k is how many labels to show per image, 1 or more; got {top_k}")
+    check_top_k(top_k)  # before the models load
     if pretrained:
         if ensemble:
             raise FovealError("--pretrained predicts with one named model; checkpoints cannot join it")
@@ -131,7 +130,7 @@ def classify_sources(model: str | Path, sources: list[str | Path], *, pretrained
     if not run.images:
         raise FovealError("no image could be read")
     if save:
-        run.folder = save_annotated(Predictions(run.images, images), project, name, top_k)
+        run.folder = save_annotated(run.images, images, project, name, top_k)
     return run
 
 
@@ -139,8 +138,7 @@ def classify_loaded(predictor: Predictor | list[Predictor], sources: Iterable[st
                     tta: bool = False) -> tuple[PredictRun, list[torch.Tensor]]:
     """(the run, the decoded images) of image files by a loaded classifier, or the ensemble of a list of them: what
     `foveal predict` and `foveal serve` answer. Unreadable files are in the run's `failed`."""
-    if int(top_k) < 1:
-        raise FovealError(f"top_k is how many labels to show per image, 1 or more; got {top_k}")
+    check_top_k(top_k)
     out = predict_with(predictor if isinstance(predictor, list) else [predictor], sources, tta=tta)
     return PredictRun(images=out.results, failed=out.failed, options={"k": int(top_k)}, csv=write_csv), out.images
 
@@ -153,14 +151,20 @@ def write_csv(run: PredictRun, path: Path | None, *, proba: bool = False, header
     return f"submission: {path} ({len(run.images)} rows)"
 
 
-def save_annotated(out: Predictions, project: str | Path, name: str, top_k: int = 3) -> Path:
+def check_top_k(top_k: int) -> None:
+    if int(top_k) < 1:
+        raise FovealError(f"top_k is how many labels to show per image, 1 or more; got {top_k}")
+
+
+def save_annotated(results: list[Classification], images: list[torch.Tensor], project: str | Path, name: str,
+                   top_k: int = 3) -> Path:
     """One annotated PNG per input image, named after it, in a new `<project>/<name>` folder."""
     from foveal.tasks.base import output_folder
     from foveal.viz.annotate import annotate_classification
 
     run_dir = output_folder(project, name)
     used: set[str] = set()
-    for image, result in zip(out.images, out.results):
+    for image, result in zip(images, results):
         stem = Path(result.source).stem
         target, i = stem, 2
         while target in used:
