@@ -90,6 +90,8 @@ class Model:
               progress: bool = True, **overrides: Any) -> dict[str, Any]:
         """Train and return the metrics of the best epoch; the run folder is in `self.run_dir`."""
         from foveal.engine.checkpoint import load_checkpoint, resolve_checkpoint
+        from foveal.engine.device import select_device
+        from foveal.engine.distributed import join, main_first
         from foveal.engine.trainer import Trainer
         from foveal.runtime import is_exported
 
@@ -113,7 +115,11 @@ class Model:
             cfg = self.config(config, data=None if data is None else str(data), **overrides)
             run_dir = None
         task = self.task_type
-        splits = task.load_data(cfg)
+        world = join(cfg.dist_backend, select_device(cfg.device), cfg.dist_timeout)
+        if world.distributed and cfg.folds and ckpt is None:
+            raise FovealError("--folds trains its folds one after another in one process; run it without --nproc")
+        with main_first(world):  # rank 0 decodes the data into the cache, the others then read it
+            splits = task.load_data(cfg)
         if cfg.recipe and ckpt is None:
             from foveal.config import file_keys
             from foveal.recipes import apply_recipe

@@ -25,6 +25,7 @@ NORMALIZE = ("unit", "dataset")
 FINETUNE = ("head", "full", "gradual")
 AUTO_AUGMENT = ("trivial", "rand", "none")
 SPLITS = ("val", "test")
+DIST_BACKENDS = ("gloo", "nccl")
 
 
 def setting(default: Any, help: str = "", tasks: tuple[str, ...] = (), cli: bool = True, show_default: bool = True) -> Any:
@@ -101,6 +102,10 @@ class TrainConfig:
     deterministic: bool = setting(False)
     device: str = setting("auto", "auto (cuda, then mps, then cpu), cpu, cuda, mps.")
     amp: str = setting("auto", "auto, bf16 or off.")
+    dist_backend: str | None = setting(None, "Several processes (--nproc, torchrun): gloo or nccl; default gloo on CPU, "
+                                             "nccl on CUDA.", show_default=False)
+    dist_timeout: float = setting(30.0, "Several processes: minutes a process waits for the others in one exchange "
+                                        "(rank 0's evaluations included) before the job ends.", cli=False)
     channels_last: bool | None = setting(None, "None: on for convolutional models.", cli=False)
     recipe: str | None = setting(None, "A speed recipe picking the network and schedule for the data (fast, "
                                        "fast-long; foveal models --recipes).", ("classify",))
@@ -126,6 +131,8 @@ class TrainConfig:
         choice("optimizer", OPTIMIZERS)
         choice("schedule", SCHEDULES)
         choice("amp", AMP_MODES)
+        if self.dist_backend is not None:
+            choice("dist_backend", DIST_BACKENDS)
         if self.normalize is not None:
             choice("normalize", NORMALIZE)
         if self.finetune is not None:

@@ -45,12 +45,23 @@ def train(
     config: Annotated[Optional[Path], Opt(help="YAML file of settings; command-line options win.")] = None,
     set_: Annotated[Optional[list[str]], Opt("--set", help="Extra settings as key=value (dotted keys allowed).")] = None,
     resume: Annotated[Optional[str], Opt(help="Continue a run from its folder or last.pt.")] = None,
+    nproc: Annotated[int, Opt(help="Train in this many processes on this machine (torchrun; gloo on CPU, NCCL on CUDA).")] = 1,
+    nnodes: Annotated[int, Opt(help="With --rdzv-endpoint: machines in the job, each running this same command.")] = 1,
+    rdzv_endpoint: Annotated[Optional[str], Opt(help="HOST:PORT where the job's machines meet (the first one's address).")] = None,
     **settings,
 ) -> None:
     """Train a model and write a run folder with checkpoints, metrics and plots."""
     from foveal.api import Model
     from foveal.config import parse_overrides
+    from foveal.engine.world import launched, main_process
 
+    if (nproc > 1 or nnodes > 1 or rdzv_endpoint) and not launched():
+        import sys
+
+        from foveal.engine.launch import launch
+
+        launch(sys.argv[1:], nproc, nnodes, rdzv_endpoint)
+        return
     model, data, task = settings.pop("model"), settings.pop("data"), settings.pop("task")
     overrides = {**parse_overrides(set_ or []), **{k: v for k, v in settings.items() if v is not None}}
     if resume:
@@ -59,8 +70,9 @@ def train(
     else:
         m = Model(model, task=task, **({"pretrained": True} if overrides.get("pretrained") else {}))
         metrics = m.train(data=data, config=config, **overrides)
-    echo_lines(summary_lines(metrics))
-    typer.echo(f"best weights: {m.checkpoint}")
+    if main_process():  # the other processes of a job print nothing
+        echo_lines(summary_lines(metrics))
+        typer.echo(f"best weights: {m.checkpoint}")
 
 
 @app.command()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from foveal.data.shard import ONE
 from foveal.errors import FovealError
 
 
@@ -150,32 +151,47 @@ class TensorLoader:
         self.images = data.images.to(self.device)
         self.labels = data.labels.to(self.device)
         self._shuffled: torch.Tensor | None = None
+        self.shard = ONE  # set by the Trainer when several processes train together
 
     def __len__(self) -> int:
         return -(-len(self.labels) // self.batch_size)
+
+    @property
+    def samples(self) -> int:
+        return len(self.labels)
 
     def first(self, n: int) -> "TensorLoader":
         """A loader over the first `n` samples in order, batched and viewed as this one's: a sample to time."""
         head = copy.copy(self)  # shares this loader's tensors (views), no second copy of the data on the device
         head.images, head.labels, head.shuffle, head._shuffled = self.images[:n], self.labels[:n], False, None
+        head.shard = ONE
         return head
 
     def epoch(self, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
         g = epoch_generator(self.seed, epoch)
+        order = torch.randperm(n, generator=g) if self.shuffle else None
+        spans = [(s, min(s + self.batch_size, n)) for s in range(0, n, self.batch_size)]
+        if self.shard.size > 1:  # this process's part of each global batch, from the permutation all of them draw
+            parts = self.shard.steps(order if order is not None else torch.arange(n), self.batch_size)
+            order = torch.cat(parts)
+            ends = torch.tensor([len(p) for p in parts]).cumsum(0).tolist()
+            spans = list(zip([0, *ends[:-1]], ends))
+            if self.shard.rank:  # its own random augmentations, not rank 0's
+                g = epoch_generator(self.seed + 1_000_003 * self.shard.rank, epoch)
         images, labels = self.images, self.labels
-        if self.shuffle:  # one permuted copy per epoch, so every batch is a free slice, not a gather
-            order = torch.randperm(n, generator=g).to(self.device)
-            if self._shuffled is None:
-                self._shuffled = torch.empty_like(images)
+        if order is not None:  # one permuted copy per epoch, so every batch is a free slice, not a gather
+            order = order.to(self.device)
+            if self._shuffled is None or len(self._shuffled) != len(order):
+                self._shuffled = images.new_empty((len(order), *images.shape[1:]))
             # index_select into a buffer reused across epochs: ~2.5x faster than images[order], and no fresh
             # pages to fault in every epoch (batches are views of it, valid until the next epoch starts)
             images, labels = torch.index_select(images, 0, order, out=self._shuffled), labels.index_select(0, order)
         indexed = getattr(self.augment, "indexed", False)  # an augment that needs each sample's identity
-        for start in range(0, n, self.batch_size):
-            x, y = images[start : start + self.batch_size], labels[start : start + self.batch_size]
+        for lo, hi in spans:
+            x, y = images[lo:hi], labels[lo:hi]
             if indexed:
-                index = order[start : start + self.batch_size] if self.shuffle else torch.arange(start, start + len(y))
+                index = order[lo:hi] if order is not None else torch.arange(lo, hi)
                 x = self.augment(x, g, index=index, epoch=epoch)
             elif self.augment is not None:
                 x = self.augment(x, g)

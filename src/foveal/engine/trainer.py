@@ -3,6 +3,10 @@
 It knows no task: what differs between tasks (data, model, loss, evaluation, what trains in each epoch) comes from
 the Task it is handed (tasks/base.py).
 
+Several processes (torchrun, `--nproc`) train one model together (engine/distributed.py): each takes its part of
+every global batch (data/shard.py) and DistributedDataParallel averages the gradients; rank 0 alone evaluates and
+writes, and broadcasts what the others must follow.
+
 The run folder stays consistent under a kill at any moment: every file is written atomically, one process at a time
 trains in a folder (runlock.run_lock), and best.pt is written before last.pt, so that what last.pt records as the
 best epoch is always on disk; a resume takes the best epoch from best.pt itself (`_restore_best`)."""
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import gc
 import io
 import json
@@ -24,10 +29,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn as nn
 
 from foveal.config import TrainConfig
 from foveal.data.tensors import DataSplits
 from foveal.engine.checkpoint import replace_card, save_checkpoint
+from foveal.data.shard import Shard
+from foveal.engine import distributed
 from foveal.engine.device import autocast_dtype, keep_freed_memory, select_device, use_channels_last
 from foveal.engine.lookahead import Lookahead
 from foveal.engine.optim import lr_factor, make_optimizer
@@ -91,6 +99,19 @@ def check_resumable(ckpt: dict[str, Any], cfg: TrainConfig, data: DataSplits) ->
         )
 
 
+class LossStep(nn.Module):
+    """The task's loss on one batch as a module's forward pass, so that DistributedDataParallel sees the whole of
+    training's forward pass, whatever path through the model the task takes (a cached-features head, a detector
+    given its targets)."""
+
+    def __init__(self, task, model: nn.Module) -> None:
+        super().__init__()
+        self.model, self.task = model, task
+
+    def forward(self, batch):
+        return self.task.loss(self.model, batch)
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, data: DataSplits, task, *, resume: dict[str, Any] | None = None,
                  run_dir: Path | None = None, progress: bool = True) -> None:
@@ -101,26 +122,38 @@ class Trainer:
             check_resumable(resume, cfg, data)
         seed_everything(cfg.seed, cfg.deterministic)
         self.device = select_device(cfg.device)
+        self.world = distributed.join(cfg.dist_backend, self.device, cfg.dist_timeout)
+        self.device = distributed.rank_device(self.device, self.world)
+        self.progress = progress and self.world.main
         if self.device.type == "cpu":
             keep_freed_memory()
         # a temperature fitted to the weights of a checkpoint (val --calibrate) does not carry over to further training
         self.card = ModelCard.from_dict({**resume["card"], "temperature": 1.0}) if resume else task.make_card(cfg, data)
-        self.model = (self.card.build() if resume else task.initial_model(cfg, self.card)).to(self.device)
+        self.model = (self.card.build() if resume else task.initial_model(cfg, self.card))
+        self.model = distributed.sync_batch_norm(self.model, self.device, self.world).to(self.device)
         self.channels_last = use_channels_last(cfg.channels_last, self.model)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.amp = autocast_dtype(cfg.amp, self.device, self.model) if task.autocast else None
         self.task = task(cfg, self.card, self.device, self.channels_last)
         self.train_loader, self.val_loader = self.task.loaders(self.model, data)
+        self.train_loader.shard = Shard(self.world.rank, self.world.size)
         if resume is None:
             self.task.before_training(self.model, data)
+        if self.world.rank:  # each rank its own random augmentations (the model, made before, is the same on all)
+            torch.manual_seed(cfg.seed + 1_000_003 * self.world.rank)
+        self._step, self._trainable = LossStep(self.task, self.model), None
+        self._ddp: nn.Module | None = None
+        self._rank_rng: list[torch.Tensor] | None = None
         self.optimizer = make_optimizer(cfg, self.model, self.task.param_groups(self.model))
         self.lookahead = Lookahead(self.model) if cfg.lookahead else None
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg, len(self.train_loader)))
         self.history: list[dict[str, Any]] = []
         self._last_eval: tuple[int, Any] | None = None  # (epoch, its evaluation), for _finish to reuse
         self.start_epoch, self.best_fitness, self.best_epoch = 1, -math.inf, 0
-        self.run_dir = run_dir or new_run_dir(cfg.project, run_name(cfg), cfg.exist_ok)
+        if run_dir is None and self.world.main:
+            run_dir = new_run_dir(cfg.project, run_name(cfg), cfg.exist_ok)
+        self.run_dir = distributed.broadcast(run_dir, self.world)
         if resume is not None:
             self._restore(resume)
 
@@ -128,7 +161,9 @@ class Trainer:
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["rng"])
+        states = ckpt.get("rank_rng") or [ckpt["rng"]]
+        if self.world.rank < len(states):  # another number of ranks: the new ones keep their seeds
+            torch.set_rng_state(states[self.world.rank])
         self.history = list(ckpt["history"])
         self.start_epoch = int(ckpt["epoch"]) + 1
         if self.lookahead is not None and ckpt.get("lookahead") is not None:
@@ -151,21 +186,32 @@ class Trainer:
     # --- the loop -------------------------------------------------------------------------------------------
 
     def fit(self) -> TrainResult:
-        with run_lock(self.run_dir):
-            leftovers = remove_stale_temps(self.run_dir)
-            if leftovers:
-                log.info("removed %d unfinished file(s) of an interrupted write: %s", len(leftovers),
-                         ", ".join(p.name for p in leftovers))
-            return self._fit()
+        try:
+            if not self.world.main:  # rank 0 alone writes in the run folder
+                return self._fit()
+            with run_lock(self.run_dir):
+                leftovers = remove_stale_temps(self.run_dir)
+                if leftovers:
+                    log.info("removed %d unfinished file(s) of an interrupted write: %s", len(leftovers),
+                             ", ".join(p.name for p in leftovers))
+                return self._fit()
+        except RuntimeError as e:
+            if not distributed.lost_peer(e, self.world):
+                raise
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise FovealError(f"rank {self.world.rank}: lost the other processes of the job ({first}); "
+                              f"the job stops, and `--resume {self.run_dir}` continues it from its last epoch") from None
 
     def _fit(self) -> TrainResult:
         cfg = self.cfg
-        self.cfg.save(self.run_dir / "config.yaml")
-        if self.history:  # resumed: results.csv may lag last.pt by the epoch a kill interrupted
-            _write_history(self.run_dir / "results.csv", self.history)
-        log.info("training %s on %s (%d train / %d val images, %d classes) on %s%s%s -> %s",
+        if self.world.main:
+            self.cfg.save(self.run_dir / "config.yaml")
+            if self.history:  # resumed: results.csv may lag last.pt by the epoch a kill interrupted
+                _write_history(self.run_dir / "results.csv", self.history)
+        log.info("training %s on %s (%d train / %d val images, %d classes) on %s%s%s%s -> %s",
                  cfg.model, self.data.name, len(self.data.train), len(self.data.val), len(self.data.classes), self.device,
-                 ", bf16" if self.amp else "", ", channels_last" if self.channels_last else "", self.run_dir)
+                 f" x {self.world.size} processes" if self.world.distributed else "", ", bf16" if self.amp else "",
+                 ", channels_last" if self.channels_last else "", self.run_dir)
         for note in self.data.notes:
             log.warning(note)
         stale = 0
@@ -184,36 +230,48 @@ class Trainer:
         epoch = self.start_epoch - 1
         while epoch < self.cfg.epochs:
             epoch += 1
-            cfg = self.cfg
             record = self._train_epoch(epoch)
-            train_s = record["train_s"] = time.perf_counter() - record["_start"]
-            improved = False
-            evaluated = self._evaluates(epoch)
-            if evaluated:
-                out = self.task.evaluate(self.model, self.val_loader)
-                self._last_eval = (epoch, out)
-                record.update({f"val_{k}": v for k, v in out.metrics.items() if isinstance(v, (int, float))})
-                fitness = out.metrics[self.task.fitness_key]
-                # the best epoch itself again: best.pt was written and last.pt not, before a kill
-                improved = fitness > self.best_fitness or epoch == self.best_epoch
-                if improved:
-                    self.best_fitness, self.best_epoch, stale = fitness, epoch, 0
-                else:
-                    stale += 1
-            elif epoch == 1 and cfg.time_limit:
-                record["eval_estimate_s"] = self._estimate_eval_s()
-            record["time_s"] = time.perf_counter() - record.pop("_start")
-            if evaluated:
-                record["eval_s"] = record["time_s"] - train_s
-            self.history.append(record)
-            self._save(epoch, improved)
-            log.info("%s", epoch_line(record, cfg.epochs, self.task.fitness_key, improved))
-            if cfg.time_limit and epoch < cfg.epochs:
-                self._fit_time_limit(epoch, evaluated)
-            if cfg.patience is not None and stale >= cfg.patience:
-                log.info("early stopping: no improvement in %d evaluations (best epoch %d)", cfg.patience, self.best_epoch)
+            stop, stale = self._end_epoch(epoch, record, stale) if self.world.main else (False, stale)
+            epochs, stop = distributed.broadcast((self.cfg.epochs, stop), self.world)  # rank 0 decides for all
+            if epochs != self.cfg.epochs:
+                self._set_epochs(epochs)
+            if stop:
                 break
         return self._finish()
+
+    def _end_epoch(self, epoch: int, record: dict[str, Any], stale: int) -> tuple[bool, int]:
+        """Rank 0's work after an epoch's training: evaluate, checkpoint, log, fit the epochs to --time-limit;
+        (whether to stop early, evaluations without improvement)."""
+        cfg = self.cfg
+        train_s = record["train_s"] = time.perf_counter() - record["_start"]
+        improved = False
+        evaluated = self._evaluates(epoch)
+        if evaluated:
+            with distributed.all_threads(self.world, self.device):
+                out = self.task.evaluate(self.model, self.val_loader)
+            self._last_eval = (epoch, out)
+            record.update({f"val_{k}": v for k, v in out.metrics.items() if isinstance(v, (int, float))})
+            fitness = out.metrics[self.task.fitness_key]
+            # the best epoch itself again: best.pt was written and last.pt not, before a kill
+            improved = fitness > self.best_fitness or epoch == self.best_epoch
+            if improved:
+                self.best_fitness, self.best_epoch, stale = fitness, epoch, 0
+            else:
+                stale += 1
+        elif epoch == 1 and cfg.time_limit:
+            record["eval_estimate_s"] = self._estimate_eval_s()
+        record["time_s"] = time.perf_counter() - record.pop("_start")
+        if evaluated:
+            record["eval_s"] = record["time_s"] - train_s
+        self.history.append(record)
+        self._save(epoch, improved)
+        log.info("%s", epoch_line(record, cfg.epochs, self.task.fitness_key, improved))
+        if cfg.time_limit and epoch < cfg.epochs:
+            self._fit_time_limit(epoch, evaluated)
+        if cfg.patience is not None and stale >= cfg.patience:
+            log.info("early stopping: no improvement in %d evaluations (best epoch %d)", cfg.patience, self.best_epoch)
+            return True, stale
+        return False, stale
 
     def _evaluates(self, epoch: int) -> bool:
         """--val-period N: evaluate every N epochs and the last, and the first: for an early reading when N is no
@@ -258,14 +316,20 @@ class Trainer:
         if epoch == 1 or abs(fits - self.cfg.epochs) > 1:
             log.info("time limit %.1f min: %d epochs fit at %.1fs each (planned %d)", self.cfg.time_limit, fits, pace,
                      self.cfg.epochs)
-        self.cfg = self.task.cfg = self.cfg.replace(epochs=fits)
-        self.cfg.save(self.run_dir / "config.yaml")
+        self._set_epochs(fits)
+
+    def _set_epochs(self, epochs: int) -> None:
+        """The run's length changed (--time-limit): the config says so, and the schedule stretches or shrinks to it."""
+        self.cfg = self.task.cfg = self.cfg.replace(epochs=epochs)
+        if self.world.main:
+            self.cfg.save(self.run_dir / "config.yaml")
         factor = lr_factor(self.cfg, len(self.train_loader))
         self.scheduler.lr_lambdas = [factor] * len(self.optimizer.param_groups)
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         model, task, opt, sched = self.model, self.task, self.optimizer, self.scheduler
         task.start_epoch(model, epoch)
+        forward, weights, counted = self._forward()
         start = time.perf_counter()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         tally = self.task.new_tally()  # what the task counts per batch: correct predictions, loss components
@@ -279,31 +343,57 @@ class Trainer:
         lookahead, done, total = self.lookahead, (epoch - 1) * steps, self.cfg.epochs * steps
         for step, batch in enumerate(self.train_loader.epoch(epoch), 1):
             with autocast():
-                loss, counts = task.loss(model, batch)
+                loss, counts = forward(batch)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if weights is None:
+                loss.backward()
+                n = len(batch[1])
+            else:  # this rank's share of the global batch (0: a padding sample, which changes nothing)
+                (loss * weights[step - 1]).backward()
+                n = counted[step - 1]
+                counts = counts if n else counts * 0
             opt.step()
             if step_schedule:
                 sched.step()
             if lookahead is not None:
                 lookahead.after_step(done + step, total)
-            n = len(batch[1])
             loss_sum.add_(loss.detach(), alpha=n)
             tally = tally + counts
             seen += n
             if bar.due():
-                self._check_finite(loss_sum, epoch, step)
-                bar.update(step, self._stats(loss_sum, tally, seen, start))
+                if weights is None:  # (several ranks check together, on their sums, at the end of the epoch)
+                    self._check_finite(loss_sum, epoch, step)
+                bar.update(step, self._stats(loss_sum, tally, seen, start, ranks=self.world.size))
+        if weights is not None:
+            loss_sum, tally, total_seen = distributed.sum_all([loss_sum, tally, torch.tensor(seen)], self.world)
+            seen = int(total_seen)
+            distributed.sync_buffers(model, self.world)
         bar.close(steps, self._stats(loss_sum, tally, seen, start))
         self._check_finite(loss_sum, epoch, steps)
         elapsed = time.perf_counter() - start
+        if self.world.distributed:
+            self._rank_rng = distributed.gather(torch.get_rng_state(), self.world)
         return {"epoch": epoch, "train_loss": float(loss_sum) / seen, **self.task.train_metrics(tally, seen),
                 "lr": opt.param_groups[0]["lr"], "images_per_s": seen / elapsed, "_start": start}
 
-    def _stats(self, loss_sum: torch.Tensor, tally: torch.Tensor, seen: int, start: float) -> str:
+    def _forward(self):
+        """(what computes a batch's loss and counts, per-step loss weights, per-step counted samples): the task's
+        loss itself in one process; with several, the LossStep in DistributedDataParallel, wrapped again whenever
+        the epoch changed which parameters train (gradual unfreezing), and this rank's share of each step."""
+        if not self.world.distributed:
+            return functools.partial(self.task.loss, self.model), None, None
+        trainable = tuple(p.requires_grad for p in self.model.parameters())
+        if trainable != self._trainable:
+            self._ddp, self._trainable = distributed.wrap(self._step, self.device, self.world), trainable
+        loader = self.train_loader
+        n = loader.samples
+        return self._ddp, loader.shard.weights(n, loader.batch_size), loader.shard.counts(n, loader.batch_size)
+
+    def _stats(self, loss_sum: torch.Tensor, tally: torch.Tensor, seen: int, start: float, ranks: int = 1) -> str:
+        """The bar's text: rank 0's figures mid-epoch, its pace times the `ranks` that keep step with it."""
         shown = [f"{k.removeprefix('train_')} {v:.4f}" for k, v in self.task.train_metrics(tally, seen).items()]
         return " ".join([f"train loss {float(loss_sum) / seen:.4f}", *shown,
-                         f"{seen / (time.perf_counter() - start):.0f} img/s"])
+                         f"{ranks * seen / (time.perf_counter() - start):.0f} img/s"])
 
     def _check_finite(self, loss_sum: torch.Tensor, epoch: int, step: int) -> None:
         if not torch.isfinite(loss_sum):
@@ -320,6 +410,7 @@ class Trainer:
         return {
             "card": self.card.to_dict(), "config": self.cfg.to_dict(), "state_dict": state, "epoch": epoch,
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "rng": torch.get_rng_state(),
+            "rank_rng": self._rank_rng,  # each rank's generator, for a resume with as many ranks
             "history": self.history, "best_fitness": self.best_fitness, "best_epoch": self.best_epoch,
             "lookahead": self.lookahead.state_dict() if self.lookahead is not None else None,
         }
@@ -333,6 +424,15 @@ class Trainer:
         _write_history(self.run_dir / "results.csv", self.history)
 
     def _finish(self) -> TrainResult:
+        """Rank 0 evaluates the best weights and writes the run's metrics and report; every rank returns them."""
+        if not self.world.main:
+            return TrainResult(self.run_dir, distributed.broadcast(None, self.world))
+        with distributed.all_threads(self.world, self.device):
+            result = self._finish_main()
+        distributed.broadcast(result.metrics, self.world)
+        return result
+
+    def _finish_main(self) -> TrainResult:
         from foveal.engine.checkpoint import load_checkpoint
 
         last_epoch = self.history[-1]["epoch"] if self.history else None
@@ -349,6 +449,7 @@ class Trainer:
             "train_time_s": sum(r["time_s"] for r in self.history) + self.task.prep_time_s,
             "epochs": len(self.history), "best_epoch": self.best_epoch, "parameters": count_parameters(self.model),
             "train_images_per_s": float(np.median([r["images_per_s"] for r in self.history])),
+            **({"processes": self.world.size} if self.world.distributed else {}),
             **self.task.run_metrics(),
         }
         write_text_atomic(self.run_dir / "metrics.json", json.dumps(metrics, indent=2))

@@ -9,6 +9,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2 as T
 
+from foveal.data.shard import ONE
 from foveal.data.tensors import epoch_order
 
 from foveal.data.detection.dataset import DetectionSet
@@ -38,9 +39,14 @@ class DetectionLoader:
                  device: torch.device | str = "cpu", transform: T.Transform | None = None) -> None:
         self.data, self.batch_size, self.shuffle, self.seed = data, batch_size, shuffle, seed
         self.device, self.transform = torch.device(device), transform
+        self.shard = ONE  # set by the Trainer when several processes train together
 
     def __len__(self) -> int:
         return -(-len(self.data) // self.batch_size)
+
+    @property
+    def samples(self) -> int:
+        return len(self.data)
 
     def sample(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         img, boxes, labels = self.data.images[i], self.data.boxes[i], self.data.labels[i]
@@ -62,8 +68,8 @@ class DetectionLoader:
     def epoch(self, epoch: int = 0) -> Iterator[Batch]:
         n = len(self.data)
         order = epoch_order(n, self.shuffle, self.seed, epoch)
-        for start in range(0, n, self.batch_size):
-            images, targets = zip(*(self.sample(int(i)) for i in order[start:start + self.batch_size]))
+        for step in self.shard.steps(order, self.batch_size):
+            images, targets = zip(*(self.sample(int(i)) for i in step))
             yield list(images), list(targets)
 
     def __iter__(self) -> Iterator[Batch]:

@@ -10,6 +10,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2 as T
 
+from foveal.data.shard import ONE
 from foveal.data.tensors import epoch_order
 
 from foveal.data.segmentation.semantic import IGNORE, MaskSet
@@ -35,10 +36,15 @@ class MaskLoader:
                  device: torch.device | str = "cpu", transform: T.Transform | None = None) -> None:
         self.data, self.batch_size, self.size, self.shuffle, self.seed = data, batch_size, tuple(size), shuffle, seed
         self.device, self.transform = torch.device(device), transform
+        self.shard = ONE  # set by the Trainer when several processes train together
         self._resize = T.Resize(self.size, antialias=True)
 
     def __len__(self) -> int:
         return -(-len(self.data) // self.batch_size)
+
+    @property
+    def samples(self) -> int:
+        return len(self.data)
 
     def sample(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         img, mask = tv_tensors.Image(self.data.images[i]), tv_tensors.Mask(self.data.masks[i])
@@ -50,8 +56,8 @@ class MaskLoader:
     def epoch(self, epoch: int = 0) -> Iterator[Batch]:
         n = len(self.data)
         order = epoch_order(n, self.shuffle, self.seed, epoch)
-        for start in range(0, n, self.batch_size):
-            images, masks = zip(*(self.sample(int(i)) for i in order[start:start + self.batch_size]))
+        for step in self.shard.steps(order, self.batch_size):
+            images, masks = zip(*(self.sample(int(i)) for i in step))
             yield (torch.stack(images).to(self.device, torch.float32).div_(255),
                    torch.stack(masks).to(self.device, torch.int64))
 
