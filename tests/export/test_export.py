@@ -277,13 +277,19 @@ def test_a_two_stage_detector_exports_whole_and_predicts_the_same_objects(tiny_t
     for i, im in enumerate(shapes_detection().val.images):
         Image.fromarray(im.permute(1, 2, 0).numpy()).resize((96 + 12 * i, 96)).save(scenes / f"{i}.png")
     Image.new("RGB", (80, 64), (128, 128, 128)).save(scenes / "blank.png")
-    want = foveal.Model(run / "best.pt").predict(scenes, conf=0.01)
+    # the tiny model's scores are low, and how low depends on the CPU's float kernels: on an AVX2-only EPYC Zen 3 the
+    # Faster R-CNN finds nothing at 0.01 on these scenes, and then the comparison keeps everything down to 0.001
+    conf = 0.01
+    want = foveal.Model(run / "best.pt").predict(scenes, conf=conf)
+    if not any(len(d) for d in want):
+        conf = 0.001
+        want = foveal.Model(run / "best.pt").predict(scenes, conf=conf)
     assert sum(len(d) for d in want) > 0 and any(len(d) == 0 for d in want)
     for fmt in ("onnx", "openvino"):
         result = export_checkpoint(run / "best.pt", task_of, format=fmt)
         assert all(g.passed for g in result.gates)
         assert sum(g.name.startswith(("mAP@.5", "mask mAP@.5")) for g in result.gates) == (2 if name == "maskrcnn" else 1)
-        got = foveal.Model(result.path).predict(scenes, conf=0.01)
+        got = foveal.Model(result.path).predict(scenes, conf=conf)
         for w, g in zip(want, got):
             assert len(w) == len(g) and (w.class_id == g.class_id).all()
             np.testing.assert_allclose(g.xyxy, w.xyxy, atol=1e-2)
