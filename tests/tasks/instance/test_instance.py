@@ -4,6 +4,7 @@ image predict with overlays, cut-outs and JSON areas and RLE masks; a video pred
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -12,20 +13,26 @@ import torch
 from PIL import Image
 
 import foveal
+from foveal.data.detection import dataset
 from foveal.data.detection.dataset import shapes_detection
 from foveal.engine.checkpoint import load_model
 from foveal.tasks.instance.predict import InstancePredictor
 from foveal.models.detection import EVAL_CONF, NMS_IOU
 
-RECIPE = dict(pretrained=True, epochs=2, seed=0, progress=False)  # the segment defaults: AdamW 1e-3, cosine
+RECIPE = dict(pretrained=True, epochs=2, batch_size=4, seed=0, progress=False)  # the segment defaults: AdamW 1e-3, cosine
+# half a user's `shapes` (600 / 150), at half its batch of 8 so the step count holds: on a 2-core EPYC Zen 3 the full
+# sets made this fixture about 7 minutes of a 52-minute suite (docs/benchmarks.md, "The test suite")
+SHAPES = dict(n_train=300, n_val=60)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     project = tmp_path_factory.mktemp("instance")
     m = foveal.Model("maskrcnn", task="segment")  # on the ImageNet efficientnet_lite0
-    metrics = m.train(data="shapes", project=str(project), name="shapes", **RECIPE)
-    return m, metrics
+    with pytest.MonkeyPatch.context() as mp:  # every `shapes` load in this module, the CLI's `val` included
+        mp.setattr(dataset, "shapes_detection", functools.partial(shapes_detection, **SHAPES))
+        metrics = m.train(data="shapes", project=str(project), name="shapes", **RECIPE)
+        yield m, metrics
 
 
 def test_maskrcnn_learns_shapes_and_agrees_with_torchmetrics(trained):
@@ -38,7 +45,7 @@ def test_maskrcnn_learns_shapes_and_agrees_with_torchmetrics(trained):
         assert (m.run_dir / f).is_file(), f
     assert "train_loss_mask" in (m.run_dir / "results.csv").read_text().splitlines()[0]
     model, card, _ = load_model(m.checkpoint)
-    val = shapes_detection(seed=0, masks=True).val
+    val = shapes_detection(seed=0, masks=True, **SHAPES).val
     preds = InstancePredictor(model, card).detect(val.images, conf=EVAL_CONF, iou=NMS_IOU)
     ref = MeanAveragePrecision(iou_type="segm", backend="pycocotools", iou_thresholds=np.linspace(0.5, 0.95, 10).tolist(),
                                rec_thresholds=np.linspace(0, 1, 101).tolist())
