@@ -32,19 +32,14 @@ class Shard:
             out.append(step[lo:hi] if hi > lo else step[:1])
         return out
 
-    def weights(self, n: int, batch: int) -> list[float]:
-        """Per step, the factor on this process's mean loss that makes the mean of all processes' gradients that of
-        the whole global batch: its share of the step's samples times the number of processes (0 for padding)."""
-        out = []
-        for start in range(0, n, batch):
-            m = min(batch, n - start)
-            lo, hi = self.bounds(m)
-            out.append((hi - lo) * self.size / m)
-        return out
-
     def counts(self, n: int, batch: int) -> list[int]:
         """Per step, how many of this process's samples count (0 for a padded part)."""
         return [hi - lo for lo, hi in (self.bounds(min(batch, n - s)) for s in range(0, n, batch))]
+
+    def weights(self, n: int, batch: int) -> list[float]:
+        """Per step, the factor on this process's mean loss that makes the mean of all processes' gradients that of
+        the whole global batch: its share of the step's samples times the number of processes (0 for padding)."""
+        return [c * self.size / min(batch, n - s) for c, s in zip(self.counts(n, batch), range(0, n, batch))]
 
 
 ONE = Shard()

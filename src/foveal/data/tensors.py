@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -175,7 +176,7 @@ class TensorLoader:
         if self.shard.size > 1:  # this process's part of each global batch, from the permutation all of them draw
             parts = self.shard.steps(order if order is not None else torch.arange(n), self.batch_size)
             order = torch.cat(parts)
-            ends = torch.tensor([len(p) for p in parts]).cumsum(0).tolist()
+            ends = list(itertools.accumulate(len(p) for p in parts))
             spans = list(zip([0, *ends[:-1]], ends))
             if self.shard.rank:  # its own random augmentations, not rank 0's
                 g = epoch_generator(self.seed + 1_000_003 * self.shard.rank, epoch)

@@ -34,7 +34,7 @@ def join(backend: str | None, device: torch.device, timeout_min: float) -> World
         if world.rank:
             log.setLevel(logging.ERROR)
         dist.init_process_group(backend, timeout=timedelta(minutes=timeout_min),
-                                device_id=torch.device("cuda", world.local_rank) if backend == "nccl" else None)
+                                device_id=rank_device(device, world) if backend == "nccl" else None)
     return world
 
 
@@ -114,14 +114,27 @@ def all_threads(world: World, device: torch.device) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def wrap(module: torch.nn.Module, device: torch.device, world: World) -> torch.nn.Module:
-    """The module in DistributedDataParallel: gradients averaged over ranks during the backward pass, buffers
-    (batch norm's running statistics) broadcast from rank 0 before each forward pass, so that every rank holds the
-    same weights after each step."""
+class LossStep(torch.nn.Module):
+    """The task's loss on one batch as a module's forward pass, so that DistributedDataParallel sees the whole of
+    training's forward pass, whatever path through the model the task takes (a cached-features head, a detector
+    given its targets)."""
+
+    def __init__(self, task, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model, self.task = model, task
+
+    def forward(self, batch):
+        return self.task.loss(self.model, batch)
+
+
+def wrap(task, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """The task's loss on the model (LossStep) in DistributedDataParallel: gradients averaged over ranks during the
+    backward pass, buffers (batch norm's running statistics) broadcast from rank 0 before each forward pass, so that
+    every rank holds the same weights after each step."""
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=ids)
+    return DistributedDataParallel(LossStep(task, model), device_ids=ids)
 
 
 def sync_buffers(model: torch.nn.Module, world: World) -> None:

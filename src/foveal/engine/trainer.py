@@ -99,19 +99,6 @@ def check_resumable(ckpt: dict[str, Any], cfg: TrainConfig, data: DataSplits) ->
         )
 
 
-class LossStep(nn.Module):
-    """The task's loss on one batch as a module's forward pass, so that DistributedDataParallel sees the whole of
-    training's forward pass, whatever path through the model the task takes (a cached-features head, a detector
-    given its targets)."""
-
-    def __init__(self, task, model: nn.Module) -> None:
-        super().__init__()
-        self.model, self.task = model, task
-
-    def forward(self, batch):
-        return self.task.loss(self.model, batch)
-
-
 class Trainer:
     def __init__(self, cfg: TrainConfig, data: DataSplits, task, *, resume: dict[str, Any] | None = None,
                  run_dir: Path | None = None, progress: bool = True) -> None:
@@ -142,8 +129,8 @@ class Trainer:
             self.task.before_training(self.model, data)
         if self.world.rank:  # each rank its own random augmentations (the model, made before, is the same on all)
             torch.manual_seed(cfg.seed + 1_000_003 * self.world.rank)
-        self._step, self._trainable = LossStep(self.task, self.model), None
-        self._ddp: nn.Module | None = None
+        self._ddp: nn.Module | None = None  # the task's loss in DistributedDataParallel, for the trainable parameters
+        self._trainable: tuple[bool, ...] | None = None
         self._rank_rng: list[torch.Tensor] | None = None
         self.optimizer = make_optimizer(cfg, self.model, self.task.param_groups(self.model))
         self.lookahead = Lookahead(self.model) if cfg.lookahead else None
@@ -384,7 +371,7 @@ class Trainer:
             return functools.partial(self.task.loss, self.model), None, None
         trainable = tuple(p.requires_grad for p in self.model.parameters())
         if trainable != self._trainable:
-            self._ddp, self._trainable = distributed.wrap(self._step, self.device, self.world), trainable
+            self._ddp, self._trainable = distributed.wrap(self.task, self.model, self.device), trainable
         loader = self.train_loader
         n = loader.samples
         return self._ddp, loader.shard.weights(n, loader.batch_size), loader.shard.counts(n, loader.batch_size)
