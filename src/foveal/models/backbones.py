@@ -28,3 +28,19 @@ def load_backbone_weights(body: nn.Module, name: str) -> None:
     missing, _ = body.load_state_dict(classifier.state_dict(), strict=False)
     if missing:
         raise FovealError(f"backbone {name!r}: its pretrained weights lack {len(missing)} feature tensors ({missing[0]}, ...)")
+
+
+def backbone_body(name: str, pretrained: bool = False) -> tuple[nn.Module, list[int]]:
+    """The feature extractor of a classification model (timm's features_only: its last three feature maps, strides 8,
+    16 and 32 on most) and their channel counts; with `pretrained`, its ImageNet weights (the offline
+    efficientnet_lite0/1/2 ones included). Detectors put an FPN on it, the `lraspp` segmenter its head."""
+    import timm
+
+    bare = check_backbone(name)
+    try:
+        body = timm.create_model(bare, pretrained=False, features_only=True, out_indices=(-3, -2, -1))
+    except (RuntimeError, AttributeError, TypeError) as exc:
+        raise FovealError(f"backbone {name!r} cannot give feature maps: {exc}") from None
+    if pretrained:
+        load_backbone_weights(body, bare)
+    return body, list(body.feature_info.channels())

@@ -66,6 +66,7 @@ REGISTERED = {
     'maskrcnn_resnet50_fpn': ('segment', 'torchvision', 44023953, 'torchvision maskrcnn_resnet50_fpn (instances)'),
     'maskrcnn_resnet50_fpn_v2': ('segment', 'torchvision', 45928849, 'torchvision maskrcnn_resnet50_fpn_v2 (instances)'),
     'unet': ('segment', 'foveal', 5199466, 'U-Net on any timm encoder (default efficientnet_lite0), segmentation_models_pytorch'),
+    'lraspp': ('segment', 'foveal', 3042724, 'LR-ASPP head on any timm encoder (default efficientnet_lite0): the CPU-sized default'),
     'deeplabv3_mobilenet_v3_large': ('segment', 'torchvision', 11022650, 'torchvision deeplabv3_mobilenet_v3_large'),
     'deeplabv3_resnet50': ('segment', 'torchvision', 39636042, 'torchvision deeplabv3_resnet50'),
     'deeplabv3_resnet101': ('segment', 'torchvision', 58628170, 'torchvision deeplabv3_resnet101'),

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from foveal.errors import FovealError
+from foveal.models.backbones import backbone_body
 from foveal.models.registry import register_model
 
 TORCHVISION_DETECTORS = (
@@ -41,23 +42,6 @@ class FeaturePyramid(nn.Module):
 
     def forward(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
         return self.fpn(OrderedDict((str(i), f) for i, f in enumerate(self.body(x))))
-
-
-def backbone_body(name: str, pretrained: bool = False) -> tuple[nn.Module, list[int]]:
-    """The feature extractor of a classification model (timm's features_only) and its channel counts; with
-    `pretrained`, its ImageNet weights (the offline efficientnet_lite0/1/2 ones included)."""
-    import timm
-
-    from foveal.models.backbones import check_backbone, load_backbone_weights
-
-    bare = check_backbone(name)
-    try:
-        body = timm.create_model(bare, pretrained=False, features_only=True, out_indices=(-3, -2, -1))
-    except (RuntimeError, AttributeError, TypeError) as exc:
-        raise FovealError(f"backbone {name!r} cannot give feature maps: {exc}") from None
-    if pretrained:
-        load_backbone_weights(body, bare)
-    return body, list(body.feature_info.channels())
 
 
 def input_kwargs(body: nn.Module, img_size: tuple[int, int]) -> dict:

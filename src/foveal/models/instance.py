@@ -29,7 +29,8 @@ def build_maskrcnn(*, num_classes: int, img_size: tuple[int, int], backbone: str
     from torchvision.models.detection import MaskRCNN
     from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 
-    from foveal.models.detection import backbone_body, input_kwargs, two_stage
+    from foveal.models.backbones import backbone_body
+    from foveal.models.detection import input_kwargs, two_stage
 
     body, channels = backbone_body(backbone, pretrained_backbone)
     return two_stage(MaskRCNN, body, channels, num_classes=num_classes, max_det=max_det,
