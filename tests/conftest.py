@@ -129,9 +129,10 @@ def train_tiny(project: Path, models: tuple[tuple[str, str], ...]) -> dict[str, 
 
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory):
-    """A detector (fcos) and a segmenter (unet) of `train_tiny`: {"detect": its run folder, "segment": its run folder}."""
-    runs = train_tiny(tmp_path_factory.mktemp("tiny"), (("fcos", "detect"), ("unet", "segment")))
-    return {"detect": runs["fcos"], "segment": runs["unet"]}
+    """A detector (fcos) and the default segmenter (lraspp) of `train_tiny`: {"detect": its run folder, "segment": its
+    run folder}."""
+    runs = train_tiny(tmp_path_factory.mktemp("tiny"), (("fcos", "detect"), ("lraspp", "segment")))
+    return {"detect": runs["fcos"], "segment": runs["lraspp"]}
 
 
 @pytest.fixture(scope="session")

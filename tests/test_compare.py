@@ -46,9 +46,9 @@ def test_compare_every_task_by_its_metric_with_latency(tiny_runs, two_lenets, tm
     out = capsys.readouterr().out
     with (tmp_path / "compare.csv").open() as f:
         rows = {r["name"]: r for r in csv.DictReader(f)}
-    assert list(rows) == ["fcos", "unet", "a/lenet", "b/lenet"]  # named by folder, two lenet folders told apart
+    assert list(rows) == ["fcos", "lraspp", "a/lenet", "b/lenet"]  # named by folder, two lenet folders told apart
     assert float(rows["fcos"]["map50"]) >= 0 and rows["fcos"]["miou"] == "" and rows["fcos"]["accuracy"] == ""
-    assert float(rows["unet"]["miou"]) >= 0 and rows["unet"]["map50"] == ""
+    assert float(rows["lraspp"]["miou"]) >= 0 and rows["lraspp"]["map50"] == ""
     assert all(0 <= float(rows[n]["accuracy"]) <= 1 for n in ("a/lenet", "b/lenet"))
     assert all(float(r["latency_ms"]) > 0 and float(r["inference_images_per_s"]) > 0 for r in rows.values())
     assert "a/lenet" in out and "b/lenet" in out and "map50" in out and "miou" in out

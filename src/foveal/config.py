@@ -96,8 +96,9 @@ class TrainConfig:
                                      "(temperature scaling) and keep it in best.pt: val, predict and submissions then "
                                      "give calibrated probabilities.", ("classify",))
     auto_augment: str = setting("trivial", "Transfer learning's train policy after crop + flip: trivial, rand or none.")
-    train_scale: float = setting(1.0, "Transfer learning: train on crops of this fraction of the model's input side "
-                                      "(0.8: 179 px for 224), evaluate at the input size.", ("classify",))
+    train_scale: float = setting(1.0, "Train on crops of this fraction of the model's input side (0.8: 179 px for "
+                                      "224), evaluate at the input size: transfer learning, and semantic "
+                                      "segmentation (default 0.6 there).", ("classify", "segment"))
     seed: int = setting(42)
     deterministic: bool = setting(False)
     device: str = setting("auto", "auto (cuda, then mps, then cpu), cpu, cuda, mps.")

@@ -179,13 +179,13 @@ def test_bad_exported_files_end_in_one_line(digits_run, digit_files, tmp_path):
 
 
 def test_a_semantic_segmenter_exports_and_predicts_the_same_class_maps(tiny_runs, tiny_shapes, tmp_path):
-    """The U-Net of the tiny shapes run: ONNX fp32 passes its gates, and its class maps on the validation images are
+    """The default segmenter (LR-ASPP) of the tiny shapes run: ONNX fp32 passes its gates, and its class maps on the validation images are
     eager's wherever eager runs in fp32 (eager val may run in bf16 where the CPU has it, so its maps are compared
     at the pixels the fp32 network agrees on: nearly all)."""
     from foveal.data.segmentation.dataset import shapes_semantic
     from foveal.tasks.segment.predict import SegmentPredictor
 
-    run = shutil.copytree(tiny_runs["segment"], tmp_path / "unet")
+    run = shutil.copytree(tiny_runs["segment"], tmp_path / "lraspp")
     result = export_checkpoint(run / "best.pt", task_of, format="onnx")
     assert all(g.passed for g in result.gates) and any(g.name.startswith("mIoU") for g in result.gates)
     images = shapes_semantic().val.images

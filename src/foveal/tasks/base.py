@@ -49,6 +49,11 @@ class Task:
     # --- what a run starts from (its own): load_data, eval_split, make_card, initial_model -----------------------
 
     @classmethod
+    def default_model_for(cls, cfg: TrainConfig, data) -> str:
+        """The model trained on `data` when none is named (the task's default; a task may choose by the data)."""
+        return cls.default_model
+
+    @classmethod
     def pretrained_by_default(cls, cfg: TrainConfig) -> bool:
         """Whether a run that does not say starts from pretrained weights: a family whose backbone's ImageNet weights
         ship offline does; weights that would need a download never start by default."""

@@ -145,3 +145,11 @@ def test_augmentation_keeps_masks_on_their_pixels():
         bright = x.mean(1) > x.mean(1).amax((1, 2), keepdim=True) / 2
         agree = (bright == (y == 1)).float().mean()
         assert agree > 0.9, agree
+
+
+def test_training_crops_keep_objects_at_the_scale_of_the_input_size():
+    """At --train-scale s a crop covers s of the photo's sides on average (s² of its area, jittered by 2x either
+    way), so that objects keep the size the full-resolution evaluation sees; crops keep the output's width to height."""
+    crop = train_transform((256, 288), 0.6).transforms[0]
+    assert crop.scale == pytest.approx((0.18, 0.72)) and crop.ratio[0] < 288 / 256 < crop.ratio[1]
+    assert train_transform((32, 32)).transforms[0].scale == pytest.approx((0.5, 1.0))  # whole images: as before

@@ -18,11 +18,16 @@ from foveal.data.segmentation.semantic import IGNORE, MaskSet
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-def train_transform(size: tuple[int, int]) -> T.Transform:
-    """Scale jitter by a random resized crop, horizontal flip and photometric change (padding fills the mask with
-    IGNORE)."""
+def train_transform(size: tuple[int, int], train_scale: float = 1.0) -> T.Transform:
+    """A random resized crop to `size`, horizontal flip and photometric change. The crop covers a random part of the
+    image: on average `train_scale` of its sides, so that objects keep the scale they have at the input size a crop
+    side of `train_scale` is taken from, jittered by up to 1.4x either way (at `train_scale` 1, half the image to all
+    of it); its width to height within 4/3 of `size`'s."""
+    area = train_scale ** 2
+    aspect = size[1] / size[0]
     return T.Compose([
-        T.RandomResizedCrop(size, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
+        T.RandomResizedCrop(size, scale=(area / 2, min(1.0, 2 * area)), ratio=(aspect * 3 / 4, aspect * 4 / 3),
+                            antialias=True),
         T.RandomHorizontalFlip(),
         T.RandomPhotometricDistort(p=0.5),
     ])

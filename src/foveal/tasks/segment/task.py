@@ -18,9 +18,9 @@ from foveal.data.segmentation.loader import MaskLoader, train_transform
 from foveal.data.segmentation.semantic import IGNORE, MaskSet, MaskSplits
 from foveal.export.gates import Gate
 from foveal.models.card import ModelCard
-from foveal.models.segmentation import DEFAULT_ENCODER
+from foveal.models.segmentation import DEFAULT_ENCODER, FAMILIES
 from foveal.tasks.base import Task, build_task_model, checked_val
-from foveal.tasks.segment.defaults import DEFAULT_MODEL, DEFAULTS
+from foveal.tasks.segment.defaults import DEFAULT_MODEL, DEFAULTS, SMALL_IMAGE, SMALL_IMAGE_MODEL
 from foveal.tasks.segment.predict import SegmentPredictor, segment_loaded, segment_sources
 from foveal.types import Segmentation
 
@@ -29,6 +29,8 @@ log = logging.getLogger("foveal")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 MAX_DEFAULT_SIZE = 512
 STRIDE = 32  # encoders downsample by 32: inputs are multiples of it
+MIN_CROP = 256  # a smaller crop holds too little of a scene: small images train whole
+EVAL_LOGITS = 2 ** 26  # an evaluation batch's logits at most (256 MB in fp32): 4 photos of 81 classes at 384x480
 
 
 @dataclass
@@ -53,10 +55,33 @@ class Logits(nn.Module):
         return logits(self.model, x)
 
 
-def input_size(cfg: TrainConfig, data: MaskSplits) -> int:
-    """--img-size, else the data's largest side up to 512, rounded up to a multiple of 32."""
-    size = cfg.img_size or min(MAX_DEFAULT_SIZE, max(max(im.shape[-2:]) for im in data.train.images))
-    return max(STRIDE, -(-int(size) // STRIDE) * STRIDE)
+def input_size(cfg: TrainConfig, data: MaskSplits) -> tuple[int, int]:
+    """(height, width) the network sees at evaluation and prediction: --img-size square, else the training images'
+    full resolution (their largest height and width, the longer side at most 512, the ratio kept), each rounded up
+    to a multiple of 32."""
+    if cfg.img_size:
+        h = w = int(cfg.img_size)
+    else:
+        h = max(im.shape[-2] for im in data.train.images)
+        w = max(im.shape[-1] for im in data.train.images)
+        shrink = min(1.0, MAX_DEFAULT_SIZE / max(h, w))
+        h, w = h * shrink, w * shrink
+    return _multiple(h), _multiple(w)
+
+
+def train_size(cfg: TrainConfig, size: tuple[int, int]) -> tuple[int, int]:
+    """The crops training sees: --train-scale of the input size's sides, but no side below MIN_CROP (an image smaller
+    than that trains whole), rounded up to a multiple of 32."""
+    return tuple(_multiple(max(side * cfg.train_scale, min(side, MIN_CROP))) for side in size)
+
+
+def _multiple(side: float) -> int:
+    return max(STRIDE, -(-int(round(side)) // STRIDE) * STRIDE)
+
+
+def eval_batch(card: ModelCard, logits: int = EVAL_LOGITS) -> int:
+    """Images per evaluation batch: up to 16, as many as keep one batch's logits within `logits` numbers."""
+    return max(1, min(16, logits // (card.num_classes * card.input_size[0] * card.input_size[1])))
 
 
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = IGNORE) -> torch.Tensor:
@@ -73,7 +98,7 @@ class SegmentTask(Task):
     name = card_task = "segment"
     fitness_key = "miou"
     default_model = DEFAULT_MODEL
-    families = ("unet",)
+    families = FAMILIES
     exports = True
     predictor = SegmentPredictor
     default_backbone = DEFAULT_ENCODER
@@ -96,6 +121,14 @@ class SegmentTask(Task):
         return load_semantic(cfg.data, max_size=cfg.img_size and 2 * cfg.img_size, val_split=cfg.val_split, seed=cfg.seed,
                              split=cfg.split)
 
+    @classmethod
+    def default_model_for(cls, cfg: TrainConfig, data: MaskSplits) -> str:
+        """LR-ASPP, sized for a CPU, for photos; the U-Net for images of at most SMALL_IMAGE pixels at the input size,
+        where its full-resolution decoder costs little and draws finer edges (96-px shapes in 10 epochs: mIoU above
+        0.85 against LR-ASPP's 0.77, whose logits are at a stride of 8)."""
+        h, w = input_size(cfg, data)
+        return cls.default_model if h * w > SMALL_IMAGE else SMALL_IMAGE_MODEL
+
     @staticmethod
     def eval_split(splits, card):
         return checked_val(splits, card)
@@ -109,8 +142,8 @@ class SegmentTask(Task):
         elif cfg.backbone:
             from foveal.errors import FovealError
 
-            raise FovealError(f"--backbone goes with unet; {cfg.model} has its own backbone")
-        return ModelCard("segment", cfg.model, data.classes, 3, (size, size), IMAGENET_MEAN, IMAGENET_STD,
+            raise FovealError(f"--backbone goes with {' or '.join(cls.families)}; {cfg.model} has its own backbone")
+        return ModelCard("segment", cfg.model, data.classes, 3, size, IMAGENET_MEAN, IMAGENET_STD,
                          model_kwargs=kwargs, augmented=cfg.augment is not False)
 
     @classmethod
@@ -125,9 +158,11 @@ class SegmentTask(Task):
     # --- training ----------------------------------------------------------------------------------------------
 
     def loaders(self, model: nn.Module, data: MaskSplits) -> tuple[MaskLoader, MaskSet]:
-        size = self.card.input_size
+        size = train_size(self.cfg, self.card.input_size)
+        scale = self.cfg.train_scale if size != tuple(self.card.input_size) else 1.0  # small images: whole
+        transform = None if self.cfg.augment is False else train_transform(size, scale)
         train = MaskLoader(data.train, self.cfg.batch_size, size, shuffle=True, seed=self.cfg.seed, device=self.device,
-                           transform=None if self.cfg.augment is False else train_transform(size))
+                           transform=transform)
         return train, self.val_loader(data.val)
 
     def val_loader(self, data: MaskSet) -> MaskSet:
@@ -165,7 +200,8 @@ class SegmentTask(Task):
         from foveal.tasks.segment.predict import class_maps
         from foveal.metrics.segmentation import confusion, segmentation_metrics
 
-        maps = class_maps(model, self.card, data.images, self.device, batch_size=16, amp=self.cfg.amp)
+        maps = class_maps(model, self.card, data.images, self.device, batch_size=eval_batch(self.card),
+                          amp=self.cfg.amp)
         n = self.card.num_classes
         cm = torch.zeros(n, n, dtype=torch.int64)
         for m, truth in zip(maps, data.masks):
