@@ -91,23 +91,22 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-@lru_cache(maxsize=1)
-def cpu_bf16_pays() -> bool:
-    """True where this CPU has native bf16 and autocast to it is measurably faster (`bf16_speedup` at least
-    BF16_MIN_SPEEDUP). Measured once per CPU model, thread count and torch version (about 2 s) and kept in
-    ~/.cache/foveal/cpu_speed.json."""
-    if not cpu_has_bf16():
-        return False
-    key = f"{cpu_name()}|threads {torch.get_num_threads()}|torch {torch.__version__}"
+def machine_key() -> str:
+    """What a speed measured here depends on: the CPU model, torch's thread count and torch's version."""
+    return f"{cpu_name()}|threads {torch.get_num_threads()}|torch {torch.__version__}"
+
+
+def measured_once(key: str, measure) -> float:
+    """`measure()` for this machine and `key`, measured on first use and kept in ~/.cache/foveal/cpu_speed.json (a
+    cache that cannot be written only costs measuring again)."""
+    full = machine_key() if not key else f"{machine_key()}|{key}"
     file = _speed_cache()
     try:
         known = json.loads(file.read_text())
     except (OSError, ValueError):
         known = {}
-    if key not in known:
-        known[key] = round(bf16_speedup(), 3)
-        log.info("bf16 autocast on this CPU: %.2fx the fp32 speed; %s", known[key],
-                 "on" if known[key] >= BF16_MIN_SPEEDUP else "off (fp32 is as fast or faster)")
+    if full not in known:
+        known[full] = round(float(measure()), 3)
         try:
             from foveal.fileio import write_text_atomic
 
@@ -115,7 +114,36 @@ def cpu_bf16_pays() -> bool:
             write_text_atomic(file, json.dumps(known, indent=1))
         except OSError as exc:
             log.warning("could not write %s: %s", file, exc)
-    return known[key] >= BF16_MIN_SPEEDUP
+    return known[full]
+
+
+@lru_cache(maxsize=1)
+def cpu_bf16_pays() -> bool:
+    """True where this CPU has native bf16 and autocast to it is measurably faster (`bf16_speedup` at least
+    BF16_MIN_SPEEDUP). Measured once per CPU model, thread count and torch version (about 2 s) and kept in
+    ~/.cache/foveal/cpu_speed.json."""
+    if not cpu_has_bf16():
+        return False
+
+    def measure() -> float:
+        speedup = bf16_speedup()
+        log.info("bf16 autocast on this CPU: %.2fx the fp32 speed; %s", speedup,
+                 "on" if speedup >= BF16_MIN_SPEEDUP else "off (fp32 is as fast or faster)")
+        return speedup
+
+    return measured_once("", measure) >= BF16_MIN_SPEEDUP
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    return "bf16" if dtype == torch.bfloat16 else "fp32"
+
+
+def isa() -> str:
+    """The vector instructions torch's CPU kernels use here (AVX2, AVX512, ...; ATEN_CPU_CAPABILITY lowers it)."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return "unknown"
 
 
 def is_convolutional(model: nn.Module) -> bool:

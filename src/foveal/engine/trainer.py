@@ -37,6 +37,7 @@ from foveal.engine.checkpoint import replace_card, save_checkpoint
 from foveal.data.shard import Shard
 from foveal.engine import distributed
 from foveal.engine.device import autocast_dtype, keep_freed_memory, select_device, use_channels_last
+from foveal.engine.pace import measured_autocast
 from foveal.engine.lookahead import Lookahead
 from foveal.engine.optim import lr_factor, make_optimizer
 from foveal.engine.progress import EpochProgress, epoch_line
@@ -127,6 +128,10 @@ class Trainer:
         self.train_loader.shard = Shard(self.world.rank, self.world.size)
         if resume is None:
             self.task.before_training(self.model, data)
+        if self.amp is not None and cfg.amp == "auto" and self.device.type == "cpu" and not self.world.distributed:
+            # the generic probe said bf16: the model's own step decides (measured once per machine)
+            key = f"{task.name} {self.card.model} {cfg.finetune or 'all'} {self.card.input_size} batch {cfg.batch_size}"
+            self.amp = measured_autocast(self.task, self.model, self.train_loader, key)
         if self.world.rank:  # each rank its own random augmentations (the model, made before, is the same on all)
             torch.manual_seed(cfg.seed + 1_000_003 * self.world.rank)
         self._ddp: nn.Module | None = None  # the task's loss in DistributedDataParallel, for the trainable parameters
