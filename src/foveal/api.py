@@ -91,7 +91,7 @@ class Model:
         """Train and return the metrics of the best epoch; the run folder is in `self.run_dir`."""
         from foveal.engine.checkpoint import load_checkpoint, resolve_checkpoint
         from foveal.engine.device import select_device
-        from foveal.engine.distributed import join, main_first
+        from foveal.engine.distributed import broadcast, join, main_first
         from foveal.engine.trainer import Trainer
         from foveal.runtime import is_exported
 
@@ -120,13 +120,21 @@ class Model:
             raise FovealError("--folds trains its folds one after another in one process; run it without --nproc")
         with main_first(world):  # rank 0 decodes the data into the cache, the others then read it
             splits = task.load_data(cfg)
+        if not self._model_given and ckpt is None and not cfg.recipe:
+            chosen = task.default_model_for(cfg, splits)  # the task's default may depend on the data
+            if chosen != cfg.model:
+                self.name, cfg = chosen, cfg.replace(model=chosen)
         if cfg.recipe and ckpt is None:
             from foveal.config import file_keys
-            from foveal.recipes import apply_recipe
+            from foveal.tasks.classify.fit import apply_recipe
 
             explicit = {k for k, v in overrides.items() if v is not None} | file_keys(config)
-            cfg, applied = apply_recipe(cfg, splits, explicit | ({"model"} if self._model_given else set()))
-            log.info("recipe %s: %s", cfg.recipe, ", ".join(f"{k}={v}" for k, v in applied.items()))
+            with main_first(world):  # rank 0 measures the pace, the others read it from the cache
+                fitted = apply_recipe(cfg, splits, explicit | ({"model"} if self._model_given else set()),
+                                      ranks=world.size)
+            cfg, applied, fit = broadcast(fitted, world)  # every rank trains rank 0's choice
+            log.info("recipe %s: %s; chose %s", cfg.recipe, ", ".join(f"{k}={v}" for k, v in applied.items()),
+                     fit.line())
         if ckpt is not None and ckpt["epoch"] >= cfg.epochs and _finished(run_dir, ckpt):
             raise FovealError(f"nothing to resume: {run_dir} already finished its {cfg.epochs} epochs")
         if cfg.folds and ckpt is None:

@@ -1,10 +1,13 @@
 """Speed recipes (`--recipe NAME`): the network and schedule that give the best accuracy per second on a CPU, picked
-per data set shape. A recipe fills in settings; any setting given on the command line, in the Python call or in a
-config file wins over it.
+per data set shape and fitted to the machine: each recipe has a time budget and a list of networks and schedules from
+the most accurate down, and trains the first that fits the budget at the pace this CPU measures for it (in the
+precision it trains in here; tasks/classify/fit.py). A recipe fills in settings; any setting given on the command line, in the Python call or
+in a config file wins over it, and a --time-limit given is the budget.
 
-    foveal train --data fashion-mnist --recipe fast        # about 90 s of training on 2 cores
-    foveal train --data fashion-mnist --recipe fast-long   # about 5 minutes
-    foveal models --recipes                                # what each is for
+    foveal train --data fashion-mnist --recipe fast                  # up to 90 s of training on 2 cores
+    foveal train --data fashion-mnist --recipe fast --time-limit 2   # the most accurate choice that fits 2 minutes
+    foveal train --data fashion-mnist --recipe fast-long             # about 5 minutes
+    foveal models --recipes --here                                   # what each is for, and picks here
 """
 
 from __future__ import annotations
@@ -18,11 +21,36 @@ MAX_SIDE = 32  # the recipes' networks are built for small images (28x28 grey, 3
 
 
 @dataclass(frozen=True)
+class Plan:
+    """A recipe for one kind of image: its settings, the training time it is built for on 2 cores (seconds, the final
+    evaluation included), and its networks and schedules from the most accurate down (`choices`: each a set of
+    settings over `settings`). The first choice whose measured pace here fits the budget trains; the first is the
+    recipe as measured on the bf16 machines, the later ones what fits a slower CPU (docs/benchmarks.md, Recipes that
+    fit the machine). Under a time limit of its own (`settings["time_limit"]`), a choice's epochs are the fewest that
+    must fit, and the limit decides how many train."""
+
+    settings: dict[str, Any]
+    budget_s: float
+    choices: tuple[dict[str, Any], ...]
+
+    @property
+    def timed(self) -> bool:
+        return "time_limit" in self.settings
+
+    def applied(self, choice: dict[str, Any]) -> dict[str, Any]:
+        """The settings a choice sets: under the plan's own time limit, all but its (minimum) epochs."""
+        return {k: v for k, v in choice.items() if not (self.timed and k == "epochs")}
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     description: str
-    grey: dict[str, Any]  # small grey images (Fashion-MNIST, MNIST)
-    colour: dict[str, Any]  # small colour images (CIFAR-10)
+    grey: Plan  # small grey images (Fashion-MNIST, MNIST)
+    colour: Plan  # small colour images (CIFAR-10)
+
+    def plan(self, channels: int) -> Plan:
+        return self.grey if channels == 1 else self.colour
 
 
 # Common to every recipe: the airbench ingredients that fit foveal's trainer (batched flip + translate on the in-memory
@@ -36,29 +64,42 @@ _COMMON: dict[str, Any] = {"model": "fastnet", "optimizer": "sgd", "momentum": 0
 # settings decay them ten times less per step and learn CIFAR-10 more slowly (docs/history.md, CIFAR-10 in 20 minutes).
 _COLOUR_OPT: dict[str, Any] = {"lr": 0.75, "weight_decay": 1.33e-3, "momentum": 0.85, "norm_lr": 64}
 
+# The 28x28 choices below the first: fastnet (16, 32, 64) at batch 256 and the same lr, twice the steps per epoch
+# (on an AVX2 CPU in fp32 it trains about 3x the images/s of the first, and 16 channels suit oneDNN's kernels better
+# than 12 or 20), from the most epochs down. On Fashion-MNIST on EPYC Zen 3, seed 0: 5 epochs 92.46%, 4 epochs 92.01%
+# (docs/benchmarks.md, Recipes that fit the machine).
+_GREY_NARROW = {"hidden": 16, "batch_size": 256, "lr": 0.3}
+_GREY_FAST_CHOICES = ({"hidden": 32, "epochs": 4}, *({**_GREY_NARROW, "epochs": e} for e in (5, 4, 3, 2, 1)))
+# 32x32 colour: narrower networks at the same epochs (their accuracy on CIFAR-10 not measured: a narrower network
+# learns less per epoch, so the order is by width)
+_COLOUR_WIDTHS = (64, 32, 16)
+
 RECIPES = {
-    # 28x28 grey: fastnet (32, 64, 128) for 4 epochs, what MNIST's 60 s target allows on 2 cores; Fashion-MNIST has the
-    # same size and shape, so one setting serves both (docs/benchmarks.md, MNIST and Fashion-MNIST; docs/history.md,
-    # The 28×28 recipes).
+    # 28x28 grey: fastnet (32, 64, 128) for 4 epochs, what MNIST's 60 s target allows on 2 cores of a bf16 machine;
+    # Fashion-MNIST has the same size and shape, so one setting serves both (docs/benchmarks.md, MNIST and
+    # Fashion-MNIST; docs/history.md, The 28×28 recipes).
     # A val_period longer than the run: evaluated after the last epoch only.
-    "fast": Recipe("fast", "best accuracy per second: about 55 s of training on 2 cores for 60,000 28x28 images",
-                   grey={"hidden": 32, "epochs": 4, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
-                         "label_smoothing": 0.2, "val_period": 5},
-                   colour={"hidden": 64, "epochs": 10, "batch_size": 512, **_COLOUR_OPT, "label_smoothing": 0.2,
-                           "val_period": 5}),
+    "fast": Recipe("fast", "best accuracy per second: up to 90 s of training on 2 cores for 60,000 28x28 images "
+                           "(about 55 s where bf16 is native)",
+                   grey=Plan({"hidden": 32, "epochs": 4, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
+                              "label_smoothing": 0.2, "val_period": 50}, 90, _GREY_FAST_CHOICES),
+                   colour=Plan({"hidden": 64, "epochs": 10, "batch_size": 512, **_COLOUR_OPT, "label_smoothing": 0.2,
+                                "val_period": 50}, 420, tuple({"hidden": h} for h in _COLOUR_WIDTHS))),
     # 32x32 colour: as many epochs of fastnet_deep (airbench94's widths, 64, 256, 256, in airbench96's residual blocks)
     # as fit in 19.5 minutes, its filters on Muon and each image mirrored in every other epoch (airbench94_muon). The
     # shallower fastnet_wide has fitted its training images after about 12 epochs and gains nothing from more, while
     # fastnet_deep still turns its epochs into test accuracy (docs/benchmarks.md, CIFAR-10; docs/history.md, CIFAR-10
-    # in 20 minutes).
+    # in 20 minutes). A narrower fastnet_deep where fewer than the 14 epochs of the bf16 machines would fit.
     # Evaluated only after the last epoch (the first times an evaluation of a tenth of the test images instead).
     "fast-long": Recipe("fast-long", "a longer schedule: under 5 minutes for 28x28 grey images, 20 minutes for 32x32 "
                         "colour (as many epochs as fit)",
-                        grey={"hidden": 32, "epochs": 20, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
-                              "label_smoothing": 0.2, "val_period": 5},
-                        colour={"model": "fastnet_deep", "hidden": 64, "epochs": 30, "batch_size": 512, **_COLOUR_OPT,
-                                "optimizer": "muon", "alternate_flip": True, "label_smoothing": 0.2, "val_period": 50,
-                                "time_limit": 19.5}),
+                        grey=Plan({"hidden": 32, "epochs": 20, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
+                                   "label_smoothing": 0.2, "val_period": 5}, 300,
+                                  ({"hidden": 32, "epochs": 20}, *({**_GREY_NARROW, "epochs": e} for e in (14, 10)))),
+                        colour=Plan({"model": "fastnet_deep", "hidden": 64, "epochs": 30, "batch_size": 512,
+                                     **_COLOUR_OPT, "optimizer": "muon", "alternate_flip": True,
+                                     "label_smoothing": 0.2, "val_period": 50, "time_limit": 19.5}, 19.5 * 60,
+                                    tuple({"hidden": h, "epochs": 14} for h in _COLOUR_WIDTHS))),
 }
 
 
@@ -72,27 +113,21 @@ NO_MIRROR = ("mnist", "digits", "emnist", "kmnist")  # data a mirror image chang
 
 
 def recipe_settings(name: str, channels: int, size: tuple[int, int], data_name: str = "") -> dict[str, Any]:
-    """The settings of a recipe for images of `channels` and `size` (height, width) of the data set `data_name`."""
+    """The settings of a recipe for images of `channels` and `size` (height, width) of the data set `data_name`, with
+    its first choice (the network and schedule measured on the bf16 machines)."""
     recipe = get_recipe(name)
     if max(size) > MAX_SIDE:
         raise FovealError(f"--recipe {name} is built for small images (up to {MAX_SIDE}x{MAX_SIDE}); the data's are "
                           f"{size[0]}x{size[1]}: use --img-size {MAX_SIDE}, or transfer learning (--pretrained)")
     flip = {"flip": False} if data_name.lower() in NO_MIRROR else {}
-    return {**_COMMON, **(recipe.grey if channels == 1 else recipe.colour), **flip}
+    plan = recipe.plan(channels)
+    return {**_COMMON, **plan.settings, **plan.applied(plan.choices[0]), **flip}
 
 
-def apply_recipe(cfg, data, explicit: set[str]):
-    """(cfg with the recipe's settings for `data` filled in except the keys the user set (`explicit`), the settings
-    it filled in)."""
-    settings = recipe_settings(cfg.recipe, data.train.channels, data.train.size, data.name)
-    if "epochs" in explicit:  # a number of epochs asked for is kept, not stretched to the recipe's time budget
-        settings.pop("time_limit", None)
-    applied = {k: v for k, v in settings.items() if k not in explicit}
-    return cfg.replace(**applied), applied
-
-
-def recipe_table():
-    """A rich table of the recipes: name, what each is for, and its settings for grey and colour images."""
+def recipe_table(picks: dict[str, tuple[str, str]] | None = None, where: str = ""):
+    """A rich table of the recipes: name, what each is for, its settings for grey and colour images, and (`picks`,
+    from tasks/classify/fit.py: picks_here) what each picks on this machine (`where`) for 60,000 28x28 grey and 50,000
+    32x32 colour images, and why."""
     from rich.table import Table
 
     table = Table(title="speed recipes (foveal train --recipe NAME); given settings win over a recipe's")
@@ -100,6 +135,13 @@ def recipe_table():
         table.add_column(col)
     show = lambda d: ", ".join(f"{k} {v}" for k, v in d.items())
     for r in RECIPES.values():
-        table.add_row(r.name, r.description, show(r.grey), show(r.colour))
+        table.add_row(r.name, r.description, show(recipe_settings(r.name, 1, (28, 28))),
+                      show(recipe_settings(r.name, 3, (32, 32))))
+        if picks:
+            table.add_row("", "picks here", *picks[r.name])
     table.caption = "every recipe: " + show(_COMMON)
+    if picks:
+        table.caption += f"\nhere: {where}: the first choice that fits the budget at the pace measured here"
+    else:
+        table.caption += "\nwhat each picks on this CPU, and why: foveal models --recipes --here"
     return table

@@ -282,6 +282,9 @@ def models(
     source: Annotated[Optional[str], Opt(help="foveal, torchvision or timm.")] = None,
     filter_: Annotated[Optional[str], Opt("--filter", help="Only names containing this.")] = None,
     recipes: Annotated[bool, Opt("--recipes", help="List the speed recipes of `foveal train --recipe` instead.")] = False,
+    here: Annotated[bool, Opt("--here", help="With --recipes: what each recipe picks on this CPU, and why (measures "
+                                             "its pace: a few seconds the first time, 30 s or more on a slow CPU).")]
+    = False,
 ) -> None:
     """List the models with their parameter counts (or, with --recipes, the speed recipes)."""
     from rich.console import Console
@@ -289,7 +292,12 @@ def models(
     if recipes:
         from foveal.recipes import recipe_table
 
-        Console(width=160).print(recipe_table())
+        if here:
+            from foveal.tasks.classify.fit import picks_here
+
+            Console(width=160).print(recipe_table(*picks_here()))
+        else:
+            Console(width=160).print(recipe_table())
         return
     from foveal.models.listing import model_table
 
@@ -308,18 +316,25 @@ def bench_train(
     recipe: Annotated[str, Opt(help="The speed recipe compared (foveal models --recipes).")] = "fast",
     noise_threshold: Annotated[float, Opt(help="Redo a run during which other processes took more than this share "
                                           "of the CPU (1 turns it off).")] = 0.10,
+    parts: Annotated[str, Opt(help="Comma-separated: recipes (the 28x28 pairs), segment (the default segmenter and "
+                                   "the U-Net on 360x480 photos), finetune (efficientnet_lite0 in full at 224 px).")]
+    = "recipes,segment,finetune",
     out: Annotated[Optional[Path], Opt(help="Also write the results as JSON here.")] = None,
 ) -> None:
     """Train the tutorial's TinyVGG and a speed recipe both in the plain PyTorch loop and in foveal, in this process,
-    and print accuracy, time, images/s and the ratios (about 10 minutes for one seed of Fashion-MNIST on 2 cores)."""
-    from foveal.bench.train import bench_train as run_bench
+    and print accuracy, time, images/s and the ratios (about 10 minutes for one seed of Fashion-MNIST on 2 cores);
+    then the photos/s of the default segmenter and of a full fine-tune on generated photos (about 2 minutes)."""
+    from foveal.bench.train import PARTS, bench_train as run_bench
     from foveal.recipes import get_recipe
 
     get_recipe(recipe)  # a bad name fails now, not after the first runs
+    chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
+    if not chosen or set(chosen) - set(PARTS):
+        raise FovealError(f"--parts expects some of {', '.join(PARTS)}, comma-separated; got {parts!r}")
     try:
         seed_list = tuple(int(x) for x in seeds.split(",") if x.strip())
     except ValueError:
         raise FovealError(f"--seeds expects comma-separated integers such as 0,1,2; got {seeds!r}") from None
     if not seed_list:
         raise FovealError("--seeds expects at least one seed, such as 0")
-    run_bench(data, data_root, seed_list, recipe, noise_threshold, out, echo=typer.echo)
+    run_bench(data, data_root, seed_list, recipe, noise_threshold, out, echo=typer.echo, parts=chosen)
