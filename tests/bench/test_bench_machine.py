@@ -8,7 +8,7 @@ def test_hardware_names_cpu_versions_and_bf16_choice():
     hw = hardware()
     assert hw["cores"] >= 1 and hw["torch"] and isinstance(hw["bf16_autocast"], bool)
     line = describe(hw)
-    assert hw["cpu"] in line and "autocast" in line and hw["torch"] in line
+    assert hw["cpu"] in line and "autocast" in line and hw["torch"] in line and f"ISA: {hw['isa']}" in line
 
 
 def test_measured_runs_once_when_checks_are_off_and_records_usage():

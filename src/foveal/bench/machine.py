@@ -25,16 +25,17 @@ CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 def hardware() -> dict:
     import torchvision
 
-    from foveal.engine.device import cpu_bf16_pays, cpu_has_bf16, cpu_name
+    from foveal.engine.device import cpu_bf16_pays, cpu_has_bf16, cpu_name, isa
 
-    return {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "isa": isa(),
             "cpu_bf16": cpu_has_bf16(), "bf16_autocast": cpu_bf16_pays(), "torch": torch.__version__,
             "torchvision": torchvision.__version__, "python": platform.python_version(), "platform": platform.platform()}
 
 
 def describe(hw: dict) -> str:
-    return (f"CPU: {hw['cpu']} | cores: {hw['cores']} | torch threads: {hw['torch_threads']} | native bf16: "
-            f"{hw['cpu_bf16']} (autocast {'on' if hw['bf16_autocast'] else 'off'}) | torch {hw['torch']} | "
+    return (f"CPU: {hw['cpu']} | ISA: {hw.get('isa', '?')} | cores: {hw['cores']} | torch threads: "
+            f"{hw['torch_threads']} | native bf16: {hw['cpu_bf16']} | --amp auto trains in: "
+            f"{'bf16 (autocast)' if hw['bf16_autocast'] else 'fp32 (no autocast)'} | torch {hw['torch']} | "
             f"torchvision {hw['torchvision']} | python {hw['python']}")
 
 

@@ -6,7 +6,8 @@ interleaved per seed so that machine noise hits both:
 - recipe: a speed recipe's model and hyperparameters (`--recipe fast`) in the plain loop and in `foveal train`.
 
 It prints per run the accuracy, training time and images/s; per pair the mean and spread over seeds and the ratios;
-and foveal's recipe against the tutorial's plain TinyVGG, the time to accuracy a learner starts from."""
+and foveal's recipe against the tutorial's plain TinyVGG, the time to accuracy a learner starts from. Then (bench/photos.py)
+the photos/s of the default segmenter and of a full fine-tune, on this CPU in the precision it trains in here."""
 
 from __future__ import annotations
 
@@ -67,18 +68,49 @@ def _line(label: str, runner: str, s: dict) -> str:
             f"{s['time_median_s']:8.1f} s  {s['images_per_s_median']:8.0f} img/s  (n {s['n']})")
 
 
+PARTS = ("recipes", "segment", "finetune")
+
+
 def bench_train(data: str = "fashion-mnist", data_root: str | None = None, seeds: tuple[int, ...] = (0,),
-                recipe: str = "fast", threshold: float = 0.10, out: str | Path | None = None, echo=print) -> dict:
-    from foveal.data import load_data
-    from foveal.recipes import recipe_settings
+                recipe: str = "fast", threshold: float = 0.10, out: str | Path | None = None, echo=print,
+                parts: tuple[str, ...] = PARTS) -> dict:
+    from foveal.bench.photos import bench_photos
 
     hw, source = hardware(), foveal_source()
     echo(describe(hw))
-    echo(f"foveal {source['version']} (sources {source['source_sha256']}); data {data} from {data_root or 'the default root'}")
+    echo(f"foveal {source['version']} (sources {source['source_sha256']})")
+    result = {"benchmark": "bench_train", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "hardware": hw, "foveal": source}
+    wall = time.perf_counter()
+    if "recipes" in parts:
+        result.update(_bench_recipes(data, data_root, seeds, recipe, threshold, echo))
+    photo_parts = tuple(p for p in parts if p != "recipes")
+    if photo_parts:
+        echo("")
+        echo(f"training on photos (generated), {hw['isa']}, {'bf16 autocast' if hw['bf16_autocast'] else 'fp32'}:")
+        result["photos"] = bench_photos(photo_parts, echo=echo)
+    result["wall_s"] = time.perf_counter() - wall
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(result, indent=2, default=str))
+        echo(f"results written to {out}")
+    return result
+
+
+def _bench_recipes(data: str, data_root: str | None, seeds: tuple[int, ...], recipe: str, threshold: float,
+                   echo) -> dict:
+    from foveal.data import load_data
+    from foveal.recipes import recipe_settings
+    from foveal.tasks.classify.fit import fit_to_machine
+
+    echo(f"data {data} from {data_root or 'the default root'}")
     splits = load_data(data, root=data_root)  # downloads a named set when online and absent; the plain loop reads it
     channels, size, classes = splits.train.channels, splits.train.size[0], len(splits.classes)
-    settings = recipe_settings(recipe, channels, splits.train.size, splits.name)
+    settings, fit = fit_to_machine(recipe, recipe_settings(recipe, channels, splits.train.size, splits.name),
+                                   channels=channels, size=splits.train.size, num_classes=classes,
+                                   train_images=len(splits.train), val_images=len(splits.val))
     settings.pop("time_limit", None)  # both runners train the recipe's epochs (the plain loop has no time budget)
+    echo(f"--recipe {recipe} here: {fit.line()}")
+    chosen = {**fit.choice, "epochs": settings["epochs"]}
     mean, std = splits.train.mean_std()
     tut_train, tut_test = plain.datasets(data, data_root, _to_tensor(), _to_tensor())
     rec_train, rec_test = plain.datasets(data, data_root, *plain.recipe_transforms(settings, size, mean, std))
@@ -87,11 +119,9 @@ def bench_train(data: str = "fashion-mnist", data_root: str | None = None, seeds
         "tutorial": (lambda s: plain.run_tutorial("tinyvgg", s, tut_train, tut_test, channels, size),
                      lambda s, p: run_foveal("tutorial", "tinyvgg", s, data, data_root, p, **plain.TUTORIAL)),
         f"{recipe}": (lambda s: plain.run_recipe(s, settings, rec_train, rec_test, channels, size, classes, whiten),
-                      lambda s, p: run_foveal(recipe, None, s, data, data_root, p, recipe=recipe,
-                                              epochs=settings["epochs"])),
+                      lambda s, p: run_foveal(recipe, None, s, data, data_root, p, recipe=recipe, **chosen)),
     }
     runs: dict[str, list[dict]] = {k: [] for k in pairs}
-    wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="foveal-bench-") as project:
         for label, (run_plain, run_fov) in pairs.items():
             for seed in seeds:
@@ -112,14 +142,8 @@ def bench_train(data: str = "fashion-mnist", data_root: str | None = None, seeds
     tut, rec = summaries["tutorial"]["plain"], summaries[recipe]["foveal"]
     echo(f"foveal --recipe {recipe}: {100 * rec['accuracy_mean']:.2f}% in {rec['time_median_s']:.0f} s; the tutorial's "
          f"plain TinyVGG: {100 * tut['accuracy_mean']:.2f}% in {tut['time_median_s']:.0f} s")
-    result = {"benchmark": "bench_train", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "hardware": hw, "foveal": source,
-              "data": data, "data_root": data_root, "seeds": list(seeds), "recipe": recipe, "recipe_settings": settings,
-              "summary": summaries, "runs": runs, "wall_s": time.perf_counter() - wall}
-    if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(result, indent=2, default=str))
-        echo(f"results written to {out}")
-    return result
+    return {"data": data, "data_root": data_root, "seeds": list(seeds), "recipe": recipe, "recipe_settings": settings,
+            "recipe_choice": fit.line(), "summary": summaries, "runs": runs}
 
 
 def _to_tensor():
