@@ -56,7 +56,9 @@ def train_args(task: str, data: str) -> list[str]:
         return ["--model", "fcos", "--pretrained", "--data", data, "--img-size", "320", "--epochs", "1000",
                 "--time-limit", "12", "--no-augment", "--optimizer", "adamw", "--lr", "5e-4", "--warmup-epochs", "1",
                 "--val-period", "5"]
-    return ["--task", "segment", "--model", "unet", "--pretrained", "--data", data, "--time-limit", "10"]
+    # 480x480 whole photos: the U-Net as its figures were recorded (the defaults since issue 30: full resolution, crops)
+    return ["--task", "segment", "--model", "unet", "--pretrained", "--data", data, "--time-limit", "10", "--img-size",
+            "480", "--train-scale", "1.0"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,12 @@ def step_rate(build: Callable[[], nn.Module], shape: tuple[int, int, int], batch
         loss.backward()
         opt.step()
 
+    return batch / seconds_per_step(step, seconds)
+
+
+def seconds_per_step(step: Callable[[], None], seconds: float) -> float:
+    """The mean time of `step()` (with gradients, inside inference mode or not) after WARMUP_STEPS, over at least
+    MIN_STEPS steps and `seconds`."""
     with torch.inference_mode(False), torch.enable_grad():
         for _ in range(WARMUP_STEPS):
             step()
@@ -46,7 +52,7 @@ def step_rate(build: Callable[[], nn.Module], shape: tuple[int, int, int], batch
         while steps < MIN_STEPS or time.perf_counter() - start < seconds:
             step()
             steps += 1
-    return steps * batch / (time.perf_counter() - start)
+    return (time.perf_counter() - start) / steps
 
 
 def training_pace(name: str, build: Callable[[], nn.Module], shape: tuple[int, int, int], batch: int,
@@ -69,14 +75,7 @@ def step_seconds(loss_fn: Callable[[nn.Module, Any], tuple[torch.Tensor, Any]], 
         loss.backward()
         model.zero_grad(set_to_none=True)
 
-    with torch.inference_mode(False), torch.enable_grad():
-        for _ in range(WARMUP_STEPS):
-            step()
-        steps, start = 0, time.perf_counter()
-        while steps < MIN_STEPS or time.perf_counter() - start < seconds:
-            step()
-            steps += 1
-    return (time.perf_counter() - start) / steps
+    return seconds_per_step(step, seconds)
 
 
 def model_bf16_speedup(key: str, loss_fn, model: nn.Module, batch: Any) -> float:
