@@ -1,8 +1,8 @@
 """Speed recipes (`--recipe NAME`): the network and schedule that give the best accuracy per second on a CPU, picked
 per data set shape and fitted to the machine: each recipe has a time budget and a list of networks and schedules from
 the most accurate down, and trains the first that fits the budget at the pace this CPU measures for it (in the
-precision it trains in here; tasks/classify/fit.py). A recipe fills in settings; any setting given on the command line, in the Python call or
-in a config file wins over it, and a --time-limit given is the budget.
+precision it trains in here; tasks/classify/fit.py). A recipe fills in settings; any setting given on the command
+line, in the Python call or in a config file wins over it, and a --time-limit given is the budget.
 
     foveal train --data fashion-mnist --recipe fast                  # up to 90 s of training on 2 cores
     foveal train --data fashion-mnist --recipe fast --time-limit 2   # the most accurate choice that fits 2 minutes
@@ -64,10 +64,10 @@ _COMMON: dict[str, Any] = {"model": "fastnet", "optimizer": "sgd", "momentum": 0
 # settings decay them ten times less per step and learn CIFAR-10 more slowly (docs/history.md, CIFAR-10 in 20 minutes).
 _COLOUR_OPT: dict[str, Any] = {"lr": 0.75, "weight_decay": 1.33e-3, "momentum": 0.85, "norm_lr": 64}
 
-# The 28x28 choices below the first: fastnet (16, 32, 64) at batch 256 and the same lr, twice the steps per epoch
-# (on an AVX2 CPU in fp32 it trains about 3x the images/s of the first, and 16 channels suit oneDNN's kernels better
-# than 12 or 20), from the most epochs down. On Fashion-MNIST on EPYC Zen 3, seed 0: 5 epochs 92.46%, 4 epochs 92.01%
-# (docs/benchmarks.md, Recipes that fit the machine).
+# The 28x28 choices below the first: fastnet (16, 32, 64) at batch 256, twice the steps per epoch, and lr 0.3 (on an
+# AVX2 CPU in fp32 it trains about 3x the images/s of the first, and 16 channels suit oneDNN's kernels better than 12
+# or 20), from the most epochs down. On Fashion-MNIST on EPYC Zen 3, seed 0: 4 epochs 92.45%, 3 epochs 91.78%; lr 0.1
+# gave 91.29% in 4 (docs/benchmarks.md and docs/history.md, Fast on AVX2 without bf16).
 _GREY_NARROW = {"hidden": 16, "batch_size": 256, "lr": 0.3}
 _GREY_FAST_CHOICES = ({"hidden": 32, "epochs": 4}, *({**_GREY_NARROW, "epochs": e} for e in (5, 4, 3, 2, 1)))
 # 32x32 colour: narrower networks at the same epochs (their accuracy on CIFAR-10 not measured: a narrower network

@@ -46,7 +46,8 @@ def write_photos(folder: Path, n: int, size: tuple[int, int], classes: int = 0, 
 
 
 def train_speed(folder: Path, project: str, name: str, epochs: int, **settings) -> dict[str, Any]:
-    """photos/s of the last of `epochs` epochs of `foveal train` on `folder`, and the run's precision."""
+    """photos/s of the last of `epochs` epochs of `foveal train` on `folder`, the run's --amp setting and the network's
+    input size."""
     import logging
 
     import foveal

@@ -55,7 +55,9 @@ def fit_to_machine(name: str, settings: dict[str, Any], *, channels: int, size: 
                                     hidden=choice["hidden"])
 
     dev = select_device(device)
-    dtype = autocast_dtype(amp, dev, build(choices[0])())
+    example = build(choices[0])()  # every choice is the same kind of network: one decides precision and layout
+    dtype = autocast_dtype(amp, dev, example)
+    channels_last = use_channels_last(settings.get("channels_last"), example)
     first = plan.applied(choices[0])
     if dev.type != "cpu":
         return {**settings, **first}, Fit(first, None, None, budget, precision_name(dtype))
@@ -63,9 +65,8 @@ def fit_to_machine(name: str, settings: dict[str, Any], *, channels: int, size: 
     fit = None
     for choice in choices:
         s = {**settings, **choice}
-        model = build(choice)
-        pace = training_pace(f"{s['model']} hidden {s['hidden']}", model, (channels, *size), s["batch_size"],
-                             num_classes, dtype, use_channels_last(s.get("channels_last"), model()))
+        pace = training_pace(f"{s['model']} hidden {s['hidden']}", build(choice), (channels, *size), s["batch_size"],
+                             num_classes, dtype, channels_last)
         # an evaluation's forward pass costs about a third of a training step; under the plan's time limit the
         # choice's epochs are the fewest that must fit
         epochs = choice["epochs"] if plan.timed else s["epochs"]
