@@ -26,6 +26,7 @@ FINETUNE = ("head", "full", "gradual")
 AUTO_AUGMENT = ("trivial", "rand", "none")
 SPLITS = ("val", "test")
 DIST_BACKENDS = ("gloo", "nccl")
+LOGGERS = ("csv", "tensorboard")
 
 
 def setting(default: Any, help: str = "", tasks: tuple[str, ...] = (), cli: bool = True, show_default: bool = True) -> Any:
@@ -116,6 +117,8 @@ class TrainConfig:
     val_period: int = setting(1, "Evaluate every N epochs and the last (and the first, when N is no more than "
                                  "--epochs; under --time-limit the first only times a tenth of the data).")
     eval_batch_size: int = setting(1024, cli=False)
+    logger: str = setting("csv", "Experiment logs: csv (results.csv, always written) or tensorboard (event files "
+                                 "in the run folder; pip install 'foveal[tensorboard]').")
     project: str = setting("runs", "Folder of run folders.")
     name: str | None = setting(None, "Run folder name (default: the model name); never overwrites.")
     exist_ok: bool = setting(False, cli=False)
@@ -141,6 +144,9 @@ class TrainConfig:
             if not (self.pretrained or self.weights):
                 raise FovealError(f"finetune={self.finetune!r} needs starting weights: add --pretrained or --weights FILE")
         choice("auto_augment", AUTO_AUGMENT)
+        unknown = [n for n in str(self.logger).split(",") if n.strip() not in LOGGERS]
+        if unknown:
+            raise FovealError(f"logger must be one or more of {', '.join(LOGGERS)}, comma-separated; got {unknown[0]!r}")
         choice("split", SPLITS)
         if self.recipe is not None:
             from foveal.recipes import get_recipe

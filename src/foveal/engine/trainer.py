@@ -39,6 +39,7 @@ from foveal.engine import distributed
 from foveal.engine.device import autocast_dtype, keep_freed_memory, select_device, use_channels_last
 from foveal.engine.pace import measured_autocast
 from foveal.engine.lookahead import Lookahead
+from foveal.engine.loggers import RunLoggers
 from foveal.engine.optim import lr_factor, make_optimizer
 from foveal.engine.progress import EpochProgress, epoch_line
 from foveal.engine.rundir import new_run_dir, run_name
@@ -198,6 +199,7 @@ class Trainer:
         cfg = self.cfg
         if self.world.main:
             self.cfg.save(self.run_dir / "config.yaml")
+            self.loggers = RunLoggers(cfg.logger, self.run_dir, cfg.to_dict())
             if self.history:  # resumed: results.csv may lag last.pt by the epoch a kill interrupted
                 _write_history(self.run_dir / "results.csv", self.history)
         log.info("training %s on %s (%d train / %d val images, %d classes) on %s%s%s%s -> %s",
@@ -217,6 +219,8 @@ class Trainer:
             return self._fit_epochs(stale)
         finally:
             gc.unfreeze()
+            if self.world.main:
+                self.loggers.close()  # after finish(), a no-op; after a failure, the event files are complete
 
     def _fit_epochs(self, stale: int) -> TrainResult:
         epoch = self.start_epoch - 1
@@ -258,6 +262,7 @@ class Trainer:
         self.history.append(record)
         self._save(epoch, improved)
         log.info("%s", epoch_line(record, cfg.epochs, self.task.fitness_key, improved))
+        self.loggers.epoch(epoch, record)
         if cfg.time_limit and epoch < cfg.epochs:
             self._fit_time_limit(epoch, evaluated)
         if cfg.patience is not None and stale >= cfg.patience:
@@ -446,6 +451,7 @@ class Trainer:
         }
         write_text_atomic(self.run_dir / "metrics.json", json.dumps(metrics, indent=2))
         self.task.write_report(self.run_dir, self.data.val, out, self.history)
+        self.loggers.finish(metrics, last_epoch or 0)
         log.info("done: %s %.4f (best epoch %d) in %.1fs; results in %s", self.task.fitness_key,
                  metrics[self.task.fitness_key], self.best_epoch, metrics["train_time_s"], self.run_dir)
         return TrainResult(self.run_dir, metrics, out)
