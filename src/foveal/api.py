@@ -239,6 +239,24 @@ class Model:
         return predict(self.name if pretrained else self.checkpoint, sources, save=save, project=project, name=name,
                        device=device, **extra, **options)
 
+    def explain(self, source: str | Path | list[str | Path], *, save: bool = True, project: str | Path = "runs",
+                name: str = "explain", device: str = "auto", **options: Any) -> list:
+        """Why the model says what it says about each image. Classifiers: Grad-CAM of the top_k classes (or of
+        `classes`), integrated gradients of the first, each stage's feature maps and the first layer's filters, as
+        an Explanation per image (its maps over the photo's pixels) and, with `save`, pictures under
+        <project>/<name>/. Options: top_k, classes, methods."""
+        default_logging()
+        explain = self.task_type.explain
+        if explain is None:
+            raise FovealError(f"explain is not available for {self.task_type.name} models ({self.name}) yet; "
+                              f"it explains classifiers")
+        pretrained = self.checkpoint is None and bool(self.model_kwargs.get("pretrained"))
+        if not pretrained:
+            self._need_checkpoint("explain")
+        sources = list(source) if isinstance(source, (list, tuple)) else [source]
+        return explain(self.name if pretrained else self.checkpoint, sources, pretrained=pretrained, save=save,
+                       project=project, name=name, device=device, **options)
+
     def _check_resumes(self, path: Path, card: dict[str, Any]) -> None:
         """A run is resumed by a Model of its own task (and model, when one was named): another one would write
         into that run's folder."""

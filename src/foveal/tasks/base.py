@@ -35,6 +35,7 @@ class Task:
     # (a loaded predictor, image files, **options) -> (PredictRun, decoded images): `predict`'s work on files, which
     # `foveal serve` calls with a predictor it keeps loaded; its keyword arguments are the options a request may set
     predict_loaded: Any = None
+    explain: Any = None  # (model, sources, *, pretrained, save, project, name, device, **options) -> explanations
     export_size_multiple: int | None = None  # an exported file's height and width: any multiple of this (None: the card's)
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:

@@ -23,6 +23,7 @@ from foveal.models.head import head
 from foveal.tasks.base import Task, check_classes
 from foveal.tasks.classify import transfer
 from foveal.tasks.classify.defaults import DEFAULT_MODEL, DEFAULTS, FINETUNE_DEFAULTS, PRETRAINED_MODEL
+from foveal.tasks.classify.explain import explain_sources
 from foveal.tasks.classify.predict import Predictor, classify_loaded, classify_sources
 from foveal.tasks.classify.transfer import cached_features, finetune_mode, fit_head
 from foveal.tasks.classify.tta import tta_views
@@ -56,6 +57,7 @@ class ClassifyTask(Task):
     predictor = Predictor
     predict = staticmethod(classify_sources)
     predict_loaded = staticmethod(classify_loaded)
+    explain = staticmethod(explain_sources)
 
     @classmethod
     def run_defaults(cls, cfg: TrainConfig) -> dict[str, Any]:
