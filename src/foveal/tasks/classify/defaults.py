@@ -12,8 +12,9 @@ DEFAULTS: dict[str, Any] = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "wei
 # A run that starts from pretrained weights (--pretrained, --weights) fine-tunes: these replace the settings above,
 # unless the user gives them (README, "Transfer learning"; docs/benchmarks.md, "Transfer learning that wins by
 # default"). AdamW with a cosine decay; the new head at lr and the backbone at backbone_lr x lr (discriminative
-# rates: 1e-2 and 1e-4); crops at 0.8 of the input side (FixRes: evaluated at the full input); no label smoothing,
-# so the loss is the log loss; batches of 16, so that a few hundred photos still give a few dozen steps.
+# rates: 1e-2 and 1e-4); crops at 0.7 of the input side (FixRes: evaluated at the full input; 157 px for 224);
+# no label smoothing, so the loss is the log loss; batches of 16, so that a few hundred photos still give a few
+# dozen steps.
 FINETUNE_DEFAULTS: dict[str, Any] = {"optimizer": "adamw", "lr": 1e-2, "backbone_lr": 0.01, "weight_decay": 0.05,
-                                     "schedule": "cosine", "epochs": 5, "train_scale": 0.8,
+                                     "schedule": "cosine", "epochs": 5, "train_scale": 0.7,
                                      "batch_size": 16}
