@@ -41,6 +41,10 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return _atomic(path, lambda f: f.write(text.encode()))
 
 
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    return _atomic(path, lambda f: f.write(data))
+
+
 def replace_atomic(written: str | Path, path: str | Path) -> Path:
     """Put a file another library wrote beside `path` (`written`) in its place: flushed to disk, then renamed."""
     fd = os.open(written, os.O_RDONLY)

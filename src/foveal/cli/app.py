@@ -165,6 +165,24 @@ def predict(
 
 
 @app.command()
+def check(
+    data: Annotated[str, typer.Argument(help="A data set: a folder of class folders (root/<class>/* or root/train|val|test/<class>/*), a YOLO data.yaml, a COCO .json or a VOC folder.")],
+    model: Annotated[Optional[str], Opt(help="A trained classifier: rank likely label errors by its probabilities.")] = None,
+    folds: Annotated[Optional[int], Opt(help="Rank likely label errors by out-of-fold probabilities of a logistic regression on the pretrained embeddings, over K folds.")] = None,
+    out: Annotated[str, Opt(help="Folder of the report (report.md, report.json, leaks.png, label_issues.png).")] = "check",
+    embed: Annotated[bool, Opt("--embed/--no-embed", help="Compare photos by a pretrained network's embeddings too (near copies; needed by --folds).")] = True,
+    cosine: Annotated[Optional[float], Opt(help="Embeddings at least this similar are near copies (default 0.95).")] = None,
+    phash_bits: Annotated[Optional[int], Opt("--phash-bits", help="Perceptual hashes at most this many bits apart are near copies (default 4).")] = None,
+) -> None:
+    """A health report of a data set before training: unreadable files, copies and leaks between splits, class
+    balance, sizes, boxes; with --folds or --model, the likely label errors."""
+    from foveal.check.run import check_data
+
+    options = {k: v for k, v in dict(cosine=cosine, phash_bits=phash_bits).items() if v is not None}
+    echo_lines(check_data(data, model=model, folds=folds, out=out, embed=embed, **options).lines())
+
+
+@app.command()
 def explain(
     sources: Annotated[list[str], typer.Argument(help="Image files and folders.")],
     model: Annotated[Optional[str], Opt(help="Checkpoint (runs/<run>/best.pt) or run folder; with --pretrained, a model name (default efficientnet_lite0).")] = None,

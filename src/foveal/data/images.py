@@ -133,6 +133,17 @@ def probe(path: str | os.PathLike[str]) -> ImageInfo:
     return ImageInfo(int(height), int(width), grey)
 
 
+def file_mode(path: str | os.PathLike[str]) -> str:
+    """The Pillow mode the file stores its pixels in (RGB, L, RGBA, P, I;16, CMYK, ...), from the header only."""
+    try:
+        with _opened(path) as img:
+            return img.mode
+    except UnreadableImage:
+        raise
+    except Exception as exc:  # corrupt files raise many kinds of error
+        raise UnreadableImage(path, _reason(exc)) from exc
+
+
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """(height, width) as displayed, from the header only."""
     info = probe(path)
