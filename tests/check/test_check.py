@@ -154,3 +154,17 @@ def test_command_line(planted, tmp_path):
     assert r.exit_code != 0 and "data path not found" in str(r.exception)
     r = CliRunner().invoke(app, ["check", str(root), "--no-embed", "--folds", "5"])
     assert r.exit_code != 0 and "cannot go with --no-embed" in str(r.exception)
+
+
+def test_a_trained_model_ranks_the_labels_and_explains_nothing_without_convolutions(planted, tmp_path):
+    import foveal
+
+    root, _, _ = planted
+    model = foveal.Model("linear")
+    model.train(data=str(root), epochs=2, lr=0.01, project=str(tmp_path), name="lin", progress=False)
+    result = check_data(root, model=model.checkpoint, embed=False, out=tmp_path / "r", progress=False)
+    li = result.summary["label_issues"]
+    assert li["checked"] == 64 and li["source"].startswith("the model")
+    assert sorted(r["quality"] for r in li["ranked"]) == [r["quality"] for r in li["ranked"]]
+    with pytest.raises(FovealError, match="no layer with a spatial output: Grad-CAM needs a convolutional network"):
+        model.explain(root / "test" / "cat", project=tmp_path, name="x")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from foveal.errors import FovealError
 from foveal.explain.layers import spatial_outputs
 
 
@@ -14,7 +15,7 @@ def cam_layer(model: nn.Module, x: torch.Tensor) -> tuple[str, nn.Module]:
     than 1x1 (a classifier's last convolution block, before the global pooling)."""
     outputs = spatial_outputs(model, x)
     if not outputs:
-        raise ValueError(f"{type(model).__name__} has no layer with a spatial output: Grad-CAM needs a convolutional network")
+        raise FovealError(f"{type(model).__name__} has no layer with a spatial output: Grad-CAM needs a convolutional network")
     name, _ = outputs[-1]
     return name, model.get_submodule(name)
 

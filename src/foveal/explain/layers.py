@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from foveal.errors import FovealError
+
 
 def spatial_outputs(model: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
     """(module name, output shape) of every submodule whose output is (N, C, H, W) with H * W > 1, in the order the
@@ -60,5 +62,5 @@ def first_filters(model: nn.Module) -> torch.Tensor:
     """The first convolution's weights (out, in, k, k), float on the CPU."""
     conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     if conv is None:
-        raise ValueError(f"{type(model).__name__} has no 2-d convolution: no filters to show")
+        raise FovealError(f"{type(model).__name__} has no 2-d convolution: no filters to show")
     return conv.weight.detach().float().cpu()
