@@ -243,13 +243,22 @@ class Model:
                 name: str = "explain", device: str = "auto", **options: Any) -> list:
         """Why the model says what it says about each image. Classifiers: Grad-CAM of the top_k classes (or of
         `classes`), integrated gradients of the first, each stage's feature maps and the first layer's filters, as
-        an Explanation per image (its maps over the photo's pixels) and, with `save`, pictures under
-        <project>/<name>/. Options: top_k, classes, methods."""
+        an Explanation per image (its maps over the photo's pixels); options top_k, classes, methods. Detectors and
+        instance segmenters: Grad-CAM of each box's score, a BoxExplanation per image; options conf, iou,
+        max_boxes. With `save`, pictures under <project>/<name>/."""
+        import inspect
+
         default_logging()
         explain = self.task_type.explain
         if explain is None:
             raise FovealError(f"explain is not available for {self.task_type.name} models ({self.name}) yet; "
-                              f"it explains classifiers")
+                              f"it explains classifiers and detectors")
+        accepted = [k for k in inspect.signature(explain).parameters if k not in
+                    ("model", "sources", "pretrained", "save", "project", "name", "device")]
+        unknown = [k for k in options if k not in accepted]
+        if unknown:
+            raise FovealError(f"{', '.join(unknown)}: not an option of explain for a {self.task_type.name} model "
+                              f"({self.name}); it takes {', '.join(accepted)}")
         pretrained = self.checkpoint is None and bool(self.model_kwargs.get("pretrained"))
         if not pretrained:
             self._need_checkpoint("explain")

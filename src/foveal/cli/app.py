@@ -187,23 +187,28 @@ def explain(
     sources: Annotated[list[str], typer.Argument(help="Image files and folders.")],
     model: Annotated[Optional[str], Opt(help="Checkpoint (runs/<run>/best.pt) or run folder; with --pretrained, a model name (default efficientnet_lite0).")] = None,
     pretrained: Annotated[bool, Opt("--pretrained", help="Use the named model's pretrained ImageNet weights.")] = False,
-    top_k: Annotated[int, Opt("--top-k", help="Grad-CAM for this many of the most likely classes.")] = 3,
-    classes: Annotated[Optional[str], Opt(help="Grad-CAM for these classes instead, comma-separated names or ids.")] = None,
-    methods: Annotated[str, Opt(help="gradcam, integrated_gradients or both, comma-separated.")] = "gradcam,integrated_gradients",
+    top_k: Annotated[Optional[int], Opt("--top-k", help="Classifiers: Grad-CAM for this many of the most likely classes (default 3).")] = None,
+    classes: Annotated[Optional[str], Opt(help="Classifiers: Grad-CAM for these classes instead, comma-separated names or ids.")] = None,
+    methods: Annotated[Optional[str], Opt(help="Classifiers: gradcam, integrated_gradients or both, comma-separated (default both).")] = None,
+    conf: Annotated[Optional[float], Opt(help="Detectors: explain boxes at least this confident (default 0.25).")] = None,
+    max_boxes: Annotated[Optional[int], Opt("--max-boxes", help="Detectors: explain at most this many boxes per image (default 6).")] = None,
     project: Annotated[str, Opt()] = "runs",
     name: Annotated[str, Opt()] = "explain",
     device: Annotated[str, Opt(help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")] = "auto",
 ) -> None:
-    """Show why a classifier says what it says: Grad-CAM and integrated gradients over each photo, what each stage
-    of the network sees, and its first layer's filters, as pictures under <project>/<name>/."""
+    """Show why a model says what it says: for a classifier, Grad-CAM and integrated gradients over each photo, what
+    each stage of the network sees and its first layer's filters; for a detector, Grad-CAM of each box. Pictures
+    under <project>/<name>/."""
     from foveal.api import Model
 
     if model is None and not pretrained:
         raise FovealError("which model? pass --model runs/<run>/best.pt, or --pretrained for ImageNet classes")
     m = Model(model, pretrained=True) if pretrained else Model(model)
-    found = m.explain(sources, project=project, name=name, device=device, top_k=top_k,
-                      classes=[c.strip() for c in classes.split(",")] if classes else None,
-                      methods=[x.strip() for x in methods.split(",") if x.strip()])
+    options = dict(top_k=top_k, conf=conf, max_boxes=max_boxes,
+                   classes=[c.strip() for c in classes.split(",")] if classes else None,
+                   methods=[x.strip() for x in methods.split(",") if x.strip()] if methods else None)
+    found = m.explain(sources, project=project, name=name, device=device,
+                      **{k: v for k, v in options.items() if v is not None})
     echo_lines([e.summary() for e in found])
     if found and found[0].files:
         typer.echo(f"results in {found[0].files[0].parent}")

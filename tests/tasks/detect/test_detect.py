@@ -201,3 +201,42 @@ def test_predict_video_draws_every_frame_and_counts(trained, tmp_path, capsys):
 
     frames = foveal.Model(m.checkpoint).predict(tmp_path / "clip.mp4", conf=0.25)
     assert [d.frame for d in frames] == list(range(6)) and [len(d) for d in frames] == [len(d) for d in expected]
+
+
+def test_the_map_of_each_box_lies_on_its_object_and_agrees_with_captum(trained, tmp_path):
+    from captum.attr import LayerGradientXActivation
+
+    from foveal.explain.attribution import level_cam
+    from foveal.tasks.detect.explain import _Taps
+
+    m, _ = trained
+    val = shapes_detection(seed=0, **SHAPES).val
+    paths = list(_save(val.images[:4], tmp_path))
+    found = m.explain(paths, conf=0.5, max_boxes=3, project=tmp_path, name="ex")
+    assert [f.name for e in found for f in e.files] == [f"scene{i}_boxes.png" for i in range(4)]
+    masses = []
+    for ex in found:
+        assert len(ex.boxes) == len(ex.cams) >= 1
+        for (_, score, (x0, y0, x1, y1)), cam in zip(ex.boxes, ex.cams):
+            w, h = x1 - x0, y1 - y0  # the box grown by half its size on each side: the 1/8 feature grid is coarse
+            box = cam[max(0, int(y0 - h / 2)): int(y1 + h / 2) + 1, max(0, int(x0 - w / 2)): int(x1 + w / 2) + 1]
+            masses.append(box.sum() / cam.sum())
+    assert np.median(masses) > 0.75 and min(masses) > 0.4, masses
+
+    # the same per-level map as captum's gradient x activation on the FPN's first level (summed over the channels,
+    # ReLU'd: HiResCAM), for the first box of one scene
+    model, card, _ = load_model(m.checkpoint)
+    model.eval()
+    image = val.images[0].float().div(255)
+    taps = _Taps(model)
+    try:
+        out = model([image])[0]
+        out["scores"][0].backward()
+        level = next(j for j, t in enumerate(taps.levels) if t.grad is not None)  # the level the box came from
+        ours = level_cam(taps.levels[level], taps.levels[level].grad)
+    finally:
+        taps.remove()
+    reference = LayerGradientXActivation(lambda x: model([x[0]])[0]["scores"][:1].view(1, 1),
+                                         model.backbone.fpn.layer_blocks[level])
+    theirs = torch.relu(reference.attribute(image[None], target=0).detach().sum(1, keepdim=True))
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)

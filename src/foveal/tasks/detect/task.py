@@ -18,6 +18,7 @@ from foveal.models.detection import DEFAULT_BACKBONE, EVAL_CONF, FAMILIES, NMS_I
 from foveal.tasks.base import Task, build_task_model, checked_val
 from foveal.tasks.detect.defaults import DEFAULT_MODEL, DEFAULTS
 from foveal.export.gates import Gate
+from foveal.tasks.detect.explain import explain_detector
 from foveal.tasks.detect.predict import DetectPredictor, detect_loaded, detect_sources, inference_detector, to_detections
 from foveal.types import Detections
 
@@ -50,6 +51,7 @@ class DetectTask(Task):
     predict_loaded = staticmethod(detect_loaded)
     exports = True
     predictor = DetectPredictor
+    explain = staticmethod(explain_detector)
     export_size_multiple = 32  # torchvision's detector transform pads each batch to multiples of 32
 
     def __init__(self, cfg: TrainConfig, card: ModelCard, device: torch.device, channels_last: bool) -> None:
