@@ -43,7 +43,7 @@ def build(src: Path, root: Path, per_class: int, test_per_class: int, seed: int,
     wrong = []
     for i, (f, c) in enumerate(train):
         label = rng.choice([k for k in classes if k != c]) if i in flipped else c
-        dst = root / "train" / label / f.name
+        dst = root / "train" / label / f"{c}_{f.name}"  # unique: a moved photo never replaces another
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(f, dst)
         if i in flipped:
@@ -79,13 +79,16 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--keep", default=None, help="build the set and write the report here, and keep them")
     args = ap.parse_args()
     print(describe(hardware()))
     from foveal.check.run import check_data
 
     src = Path(args.data_root or default_data_root()) / "cifar10-jpg"
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = args.keep or tmp
         root = Path(tmp) / "cifar10-planted"
+        shutil.rmtree(root, ignore_errors=True)
         wrong, planted = build(src, root, args.per_class, args.test_per_class, args.seed, args.flip, args.copies)
         start = time.perf_counter()
         result = check_data(root, folds=args.folds, out=Path(tmp) / "check", progress=False)
@@ -96,6 +99,9 @@ def main() -> None:
         truth = {frozenset((a, b)): kind for a, b, kind in planted}
         found = {kind: sum(1 for pair, k in truth.items() if k == kind and pair in leaks) for kind in ("exact", "near")}
         false_pairs = len(leaks - set(truth))
+        for p in result.leaks():
+            if frozenset((str(items[p.a].path), str(items[p.b].path))) not in truth:
+                print(f"not planted: {items[p.a].path} {items[p.b].path} cosine {p.cosine} phash bits {p.phash_bits}")
         within = len(result.pairs) - len(result.leaks())
         ranked = result.summary["label_issues"]["ranked"]
         top = {r["path"] for r in ranked[: 2 * len(wrong)]}

@@ -144,7 +144,8 @@ def _cosine(value: float | None) -> str:
 
 
 def _markdown(s: dict[str, Any], pictures: list[Path]) -> str:
-    md = [f"# Data check: {s['data']}", "", f"{s['kind']} data; " + ", ".join(f"{n} {k}" for k, n in s["images"].items())
+    kind = "classification (class folders)" if s["kind"] == "classify" else "boxes (and masks)"
+    md = [f"# Data check: {s['data']}", "", f"{kind}; " + ", ".join(f"{n} {k}" for k, n in s["images"].items())
           + f" images; checked in {s['seconds']:.0f} s.", ""]
     md += ["## Unreadable files", ""] + ([f"- `{u['path']}`: {u['reason']}" for u in s["unreadable"]] or ["none"]) + [""]
     if s["notes"]:
