@@ -82,14 +82,22 @@ class Embedder:
         self.normalize = Normalize(card.mean, card.std, channels_last=True)
         self._without_head = without_head
 
-    @torch.inference_mode()
-    def __call__(self, images: list[torch.Tensor]) -> np.ndarray:
+    @staticmethod
+    def prepare(image: torch.Tensor) -> torch.Tensor:
+        """uint8 (3, H, W) -> uint8 (3, EMBED_SIZE, EMBED_SIZE), the whole photo squashed (antialiased)."""
         import torch.nn.functional as F
 
-        x = torch.stack([F.interpolate(i[None].float(), size=(EMBED_SIZE, EMBED_SIZE), mode="bilinear",
-                                       antialias=True, align_corners=False)[0].round().clamp(0, 255) for i in images])
+        x = F.interpolate(image[None].float(), size=(EMBED_SIZE, EMBED_SIZE), mode="bilinear", antialias=True,
+                          align_corners=False)
+        return x[0].round().clamp(0, 255).to(torch.uint8)
+
+    @torch.inference_mode()
+    def __call__(self, prepared: list[torch.Tensor]) -> np.ndarray:
+        """L2-normalised features (n, d) of prepared photos."""
+        import torch.nn.functional as F
+
         with self._without_head(self.model) as backbone:
-            feats = backbone(self.normalize(x.to(torch.uint8))).float()
+            feats = backbone(self.normalize(torch.stack(prepared))).float()
         return F.normalize(feats, dim=1).numpy()
 
 
@@ -178,7 +186,7 @@ def read_facts(scan: Scan, embed: bool = True, progress: bool = True) -> Facts:
                         vectors[i] = cache[key]
                         facts.cached += 1
                     else:
-                        pending.append((i, key, image))
+                        pending.append((i, key, embedder.prepare(image)))  # small: the batch stays small
                         if len(pending) == BATCH:
                             flush()
     for _ in ticks:
