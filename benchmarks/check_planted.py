@@ -82,6 +82,7 @@ def main() -> None:
     ap.add_argument("--keep", default=None, help="build the set and write the report here, and keep them")
     args = ap.parse_args()
     print(describe(hardware()))
+    from foveal.check.report import summary_lines
     from foveal.check.run import check_data
 
     src = Path(args.data_root or default_data_root()) / "cifar10-jpg"
@@ -93,7 +94,7 @@ def main() -> None:
         start = time.perf_counter()
         result = check_data(root, folds=args.folds, out=Path(tmp) / "check", progress=False)
         seconds = time.perf_counter() - start
-        print("\n".join(result.lines()))
+        print("\n".join(summary_lines(result)))
         items = result.scan.items
         leaks = {frozenset((str(items[p.a].path), str(items[p.b].path))) for p in result.leaks()}
         truth = {frozenset((a, b)): kind for a, b, kind in planted}

@@ -13,7 +13,7 @@ import numpy as np
 from foveal.fileio import write_text_atomic
 
 if TYPE_CHECKING:
-    from foveal.check.run import CheckResult
+    from foveal.check.result import CheckResult
 
 GRID = 16  # pictures per grid
 LISTED = 200  # pairs and suspects listed in report.md (report.json has all)

@@ -5,38 +5,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from foveal.check.duplicates import COSINE, PHASH_BITS, Pair, find_pairs
-from foveal.check.facts import Facts, read_facts
-from foveal.check.labels import LabelIssues, label_issues, out_of_fold_probs
+from foveal.check.duplicates import COSINE, PHASH_BITS, find_pairs
+from foveal.check.facts import read_facts
+from foveal.check.labels import label_issues, out_of_fold_probs
+from foveal.check.report import write_report
+from foveal.check.result import CheckResult
 from foveal.check.scan import Scan, scan
 from foveal.errors import FovealError
 
 log = logging.getLogger("foveal")
-
-
-@dataclass
-class CheckResult:
-    scan: Scan
-    facts: Facts
-    pairs: list[Pair]
-    labels: LabelIssues | None
-    folder: Path
-    seconds: float
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def leaks(self) -> list[Pair]:
-        return [p for p in self.pairs if self.scan.items[p.a].split != self.scan.items[p.b].split]
-
-    def lines(self) -> list[str]:
-        from foveal.check.report import summary_lines
-
-        return summary_lines(self)
 
 
 def _label_split(sc: Scan) -> str | None:
@@ -62,8 +43,6 @@ def model_probs(model: str | Path, sc: Scan, chosen: np.ndarray, device: str = "
 def check_data(data: str | Path, *, model: str | Path | None = None, folds: int | None = None,
                out: str | Path = "check", embed: bool = True, cosine: float = COSINE, phash_bits: int = PHASH_BITS,
                progress: bool = True, device: str = "auto") -> CheckResult:
-    from foveal.check.report import write_report
-
     if folds is not None and folds < 2:
         raise FovealError(f"folds must be at least 2; got {folds}")
     if folds is not None and not embed:

@@ -176,10 +176,11 @@ def check(
 ) -> None:
     """A health report of a data set before training: unreadable files, copies and leaks between splits, class
     balance, sizes, boxes; with --folds or --model, the likely label errors."""
+    from foveal.check.report import summary_lines
     from foveal.check.run import check_data
 
     options = {k: v for k, v in dict(cosine=cosine, phash_bits=phash_bits).items() if v is not None}
-    echo_lines(check_data(data, model=model, folds=folds, out=out, embed=embed, **options).lines())
+    echo_lines(summary_lines(check_data(data, model=model, folds=folds, out=out, embed=embed, **options)))
 
 
 @app.command()
