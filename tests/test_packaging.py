@@ -51,11 +51,11 @@ def declared() -> dict:
     return {Requirement(r).name: (r[len(Requirement(r).name):], Requirement(r).specifier) for r in reqs}
 
 
-def test_the_test_extra_installs_the_weights_openvino_serve_and_tensorboard_extras():
+def test_the_test_extra_installs_the_weights_openvino_serve_tensorboard_and_mlflow_extras():
     import tomllib
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert "foveal[weights,openvino,serve,tensorboard]" in extras["test"]
+    assert "foveal[weights,openvino,serve,tensorboard,mlflow]" in extras["test"]
 
 
 def pinned() -> dict[str, str]:
@@ -73,7 +73,7 @@ def pinned() -> dict[str, str]:
 
 def test_dependencies_are_ranges_and_the_tested_set_pins_a_version_inside_each():
     ranges, pins = declared(), pinned()
-    assert len(ranges) == 35
+    assert len(ranges) == 38
     for name, (_, spec) in ranges.items():
         assert not any(s.operator in ("==", "===") for s in spec), f"{name}: declare a range, not a pin ({spec})"
         assert any(s.operator == "<" for s in spec) and any(s.operator == ">=" for s in spec), f"{name}: {spec}"

@@ -26,7 +26,7 @@ FINETUNE = ("head", "full", "gradual")
 AUTO_AUGMENT = ("trivial", "rand", "none")
 SPLITS = ("val", "test")
 DIST_BACKENDS = ("gloo", "nccl")
-LOGGERS = ("csv", "tensorboard")
+LOGGERS = ("csv", "tensorboard", "mlflow")
 
 
 def setting(default: Any, help: str = "", tasks: tuple[str, ...] = (), cli: bool = True, show_default: bool = True) -> Any:
@@ -117,8 +117,9 @@ class TrainConfig:
     val_period: int = setting(1, "Evaluate every N epochs and the last (and the first, when N is no more than "
                                  "--epochs; under --time-limit the first only times a tenth of the data).")
     eval_batch_size: int = setting(1024, cli=False)
-    logger: str = setting("csv", "Experiment logs: csv (results.csv, always written) or tensorboard (event files "
-                                 "in the run folder; pip install 'foveal[tensorboard]').")
+    logger: str = setting("csv", "Experiment logs, comma-separated: csv (results.csv, always written), tensorboard "
+                                 "(event files in the run folder; pip install 'foveal[tensorboard]') or mlflow (a "
+                                 "run in MLFLOW_TRACKING_URI, else in <project>/mlflow.db; pip install 'foveal[mlflow]').")
     project: str = setting("runs", "Folder of run folders.")
     name: str | None = setting(None, "Run folder name (default: the model name); never overwrites.")
     exist_ok: bool = setting(False, cli=False)
