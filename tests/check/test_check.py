@@ -121,6 +121,23 @@ def test_folds_rank_the_training_labels_and_draw_the_suspects(planted, tmp_path)
     assert {r["given"] for r in li["ranked"]} <= set(CLASSES)
 
 
+def test_embeddings_are_cached_per_set_and_follow_the_set(planted, tmp_path):
+    root = tmp_path / "set"
+    shutil.copytree(planted[0], root)
+    first = check_data(root, out=tmp_path / "r1", progress=False)
+    readable = int(sum(r is None for r in first.facts.reason))
+    assert first.facts.cached <= 1  # at most a copy of a photo met earlier: another folder's cache is not this one's
+    again = check_data(root, out=tmp_path / "r2", progress=False)
+    assert again.facts.cached == readable and again.facts.embedding_cache == first.facts.embedding_cache
+    np.testing.assert_allclose(again.facts.embeddings, first.facts.embeddings, atol=1e-6)
+    (root / "train" / "cat" / "copy_within.jpg").unlink()  # its pixels are another photo's: the cache keeps them
+    next(p for p in sorted((root / "train" / "ship").iterdir()) if p.name.startswith("0")).unlink()
+    shrunk = check_data(root, out=tmp_path / "r3", progress=False)
+    assert shrunk.facts.cached == readable - 2
+    with np.load(shrunk.facts.embedding_cache) as blob:
+        assert len(blob["keys"]) == len(set(shrunk.facts.pixel_hash) - {None}) == readable - 3
+
+
 def test_a_yolo_set_with_bad_labels(shared_data, tmp_path):
     src = shared_data / "coco128"
     names = sorted((src / "images" / "train2017").iterdir())[:6]

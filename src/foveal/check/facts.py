@@ -1,12 +1,13 @@
 """Every file of a scan decoded once: whether it reads, its size, mode, a hash of its decoded pixels (exact copies),
 a perceptual hash (re-encoded and resized copies) and, optionally, an embedding by a pretrained network (near copies
-and, for label errors, features a linear model can classify). Embeddings are cached on disk per decoded image, so a
-second check of the same photos, or of a set that grew, computes only the new ones."""
+and, for label errors, features a linear model can classify). Embeddings are cached on disk per data set and decoded
+image, so a second check of the same photos, or of a set that grew, computes only the new ones."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -101,10 +102,14 @@ class Embedder:
         return F.normalize(feats, dim=1).numpy()
 
 
-def _cache_file():
+def _cache_file(paths: list[Path]) -> Path:
+    """One file per data set (the folder that holds all its photos), so that a check loads only its own set's
+    embeddings, and per model, input size and torch version, whose embeddings differ."""
     from foveal.data.cache import features_root
 
-    return features_root() / f"check-{EMBED_MODEL}-{EMBED_SIZE}-torch{torch.__version__.split('+')[0]}.npz"
+    root = os.path.commonpath([str(p.resolve()) for p in paths]) if paths else ""
+    where = hashlib.blake2b(root.encode(), digest_size=6).hexdigest()
+    return features_root() / f"check-{EMBED_MODEL}-{EMBED_SIZE}-torch{torch.__version__.split('+')[0]}-{where}.npz"
 
 
 def _load_cache(file) -> dict[str, np.ndarray]:
@@ -154,9 +159,10 @@ def read_facts(scan: Scan, embed: bool = True, progress: bool = True) -> Facts:
     n = len(scan.items)
     facts = Facts([None] * n, np.zeros(n, int), np.zeros(n, int), [None] * n, np.zeros(n, np.uint64), modes=[""] * n)
     embedder = Embedder() if embed else None
-    cache_file = _cache_file() if embed else None
+    paths = [it.path for it in scan.items]
+    cache_file = _cache_file(paths) if embed else None
     cache = _load_cache(cache_file) if embed else {}
-    known = len(cache)
+    stored = set(cache)
     vectors: dict[int, np.ndarray] = {}
     pending: list[tuple[int, str, torch.Tensor]] = []
 
@@ -168,7 +174,6 @@ def read_facts(scan: Scan, embed: bool = True, progress: bool = True) -> Facts:
             pending.clear()
 
     ticks = _progress(n, progress)
-    paths = [it.path for it in scan.items]
     with ThreadPoolExecutor(2) as pool:  # decoding releases the GIL in Pillow
         for lo in range(0, n, CHUNK):
             for i, (image, reason, mode) in enumerate(pool.map(_decode, paths[lo: lo + CHUNK]), lo):
@@ -197,7 +202,8 @@ def read_facts(scan: Scan, embed: bool = True, progress: bool = True) -> Facts:
         facts.embeddings = np.zeros((n, dim), np.float32)
         for i, v in vectors.items():
             facts.embeddings[i] = v
-        if len(cache) > known:
-            _save_cache(cache_file, cache)
+        keep = {facts.pixel_hash[i]: v for i, v in vectors.items()}  # photos since removed leave the cache
+        if keep.keys() != stored:
+            _save_cache(cache_file, keep)
         facts.embedding_cache = str(cache_file)
     return facts
