@@ -14,6 +14,9 @@ time (decoding and feature caching included; every run starts from an empty tens
 
     python benchmarks/transfer_defaults.py hymenoptera --modes head,full,gradual --seeds 0,1,2   # ~30 min, 2 cores
     python benchmarks/transfer_defaults.py cifar10 --modes head,full --time-limit 30            # ~45 min, 2 cores
+
+`--set KEY=VALUE` (repeatable) passes one more training setting to every run but head's, to measure a default
+against another value of it (`--set train_scale=0.8`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -49,11 +54,14 @@ def prepare(name: str, root: Path, per_class: int, work: Path) -> Path:
     return data
 
 
-def run(data: Path, mode: str, seed: int, project: Path, time_limit: float | None) -> dict:
+def run(data: Path, mode: str, seed: int, project: Path, time_limit: float | None,
+        overrides: dict[str, object] | None = None) -> dict:
     import foveal
 
     os.environ["FOVEAL_CACHE"] = tempfile.mkdtemp()  # decoding and caching are part of every run
     extra = {"time_limit": time_limit} if time_limit and mode != "head" else {}
+    if mode != "head":
+        extra.update(overrides or {})
     model = foveal.Model("efficientnet_lite0")
     start = time.perf_counter()
     metrics = model.train(data=str(data), pretrained=True, finetune=mode, seed=seed, project=str(project),
@@ -98,14 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-class", type=int, default=500, help="cifar10: training photos per class")
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="one more training setting for every mode but head (repeatable)")
     args = ap.parse_args(argv)
+    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     work = Path(tempfile.mkdtemp())
     data = prepare(args.data, Path(args.data_root or default_data_root()), args.per_class, work)
     print(describe(hardware()), flush=True)
     runs = []
     for mode in args.modes.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            runs.append(run(data, mode, seed, work / "runs", args.time_limit))
+            runs.append(run(data, mode, seed, work / "runs", args.time_limit, overrides))
             print(f"  {runs[-1]}", flush=True)
     means = {mode: summary(runs, mode) for mode in dict.fromkeys(r["mode"] for r in runs)}
     print(f"\n{'mode':<8} {'accuracy':>9} {'log loss':>9} {'wall':>8}")
